@@ -1,0 +1,51 @@
+/*
+ * cli.h - what the subcommands share: the command signature, output format
+ * parsing, and the exit codes (docs/cli/exit-codes.md).
+ */
+#ifndef NETSIFT_CLI_H
+#define NETSIFT_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Exit statuses, decided only here and in main.c. */
+#define NS_EXIT_OK      0 /* success; malformed packets are counted, not failures */
+#define NS_EXIT_FAILURE 1 /* unreadable input, I/O error, internal error */
+#define NS_EXIT_USAGE   2 /* bad command line */
+
+enum ns_cli_format {
+    NS_FMT_TEXT = 0,
+    NS_FMT_JSON,
+    NS_FMT_CSV,
+};
+
+/* A subcommand: argv[0] is the command's name. Returns an NS_EXIT_ status. */
+typedef int ns_cmd_fn(int argc, char **argv);
+
+int cmd_flows(int argc, char **argv);
+int cmd_interfaces(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+
+/* Parse "text", "json" or "csv"; false if unknown. */
+bool ns_cli_parse_format(const char *s, enum ns_cli_format *out);
+
+/*
+ * Report a usage error the git way: "error: <msg>" and the short usage on
+ * stderr. Returns NS_EXIT_USAGE.
+ */
+int ns_cli_usage_error(const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* "netsift: <msg>" on stderr (errors the user must see, also under -q). */
+void ns_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Join argv[first..argc) with spaces into a newly allocated BPF expression;
+ * NULL when there are no words (or on allocation failure, with *oom set).
+ */
+char *ns_cli_join_bpf(int argc, char **argv, int first, bool *oom);
+
+/* Parse a size such as "1G", "512M", "64k", "1000" (powers of 1024); false if invalid. */
+bool ns_cli_parse_size(const char *s, unsigned long long *out);
+
+#endif

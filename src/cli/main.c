@@ -1,0 +1,191 @@
+/*
+ * main.c - the netsift command table, common flags and exit codes.
+ *
+ * git's habit: `netsift <command> [options]`, `netsift help <command>`,
+ * `netsift --version`; each command's -h/--help prints to stdout and exits 0.
+ */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netsift/alloc.h"
+
+#ifndef NS_VERSION_STRING
+#define NS_VERSION_STRING "0.0.0"
+#endif
+
+struct ns_command {
+    const char *name;
+    ns_cmd_fn *fn;
+    const char *summary;
+};
+
+/* Sorted by name. */
+static const struct ns_command commands[] = {
+    {"flows", cmd_flows, "one record per flow (5-tuple + VLAN) with counters and Community ID"},
+    {"interfaces", cmd_interfaces, "list capture interfaces with their addresses"},
+    {"synth", cmd_synth, "write a deterministic, realistic sample capture"},
+};
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: netsift <command> [options] [BPF expression]\n"
+                "       netsift help <command>\n"
+                "       netsift --version\n\n"
+                "commands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        fprintf(fp, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    }
+    fprintf(fp, "\nRun 'netsift <command> --help' for a command's options.\n");
+}
+
+static const struct ns_command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
+bool ns_cli_parse_format(const char *s, enum ns_cli_format *out)
+{
+    if (strcmp(s, "text") == 0) {
+        *out = NS_FMT_TEXT;
+    } else if (strcmp(s, "json") == 0) {
+        *out = NS_FMT_JSON;
+    } else if (strcmp(s, "csv") == 0) {
+        *out = NS_FMT_CSV;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+int ns_cli_usage_error(const char *usage_text, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    if (usage_text != NULL) {
+        fputs(usage_text, stderr);
+    }
+    return NS_EXIT_USAGE;
+}
+
+void ns_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("netsift: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+char *ns_cli_join_bpf(int argc, char **argv, int first, bool *oom)
+{
+    size_t len = 0;
+    *oom = false;
+    if (first >= argc) {
+        return NULL;
+    }
+    for (int i = first; i < argc; i++) {
+        len += strlen(argv[i]) + 1;
+    }
+    char *s = ns_malloc(len);
+    if (s == NULL) {
+        *oom = true;
+        return NULL;
+    }
+    size_t pos = 0;
+    for (int i = first; i < argc; i++) {
+        size_t n = strlen(argv[i]);
+        memcpy(s + pos, argv[i], n);
+        pos += n;
+        s[pos++] = i + 1 < argc ? ' ' : '\0';
+    }
+    return s;
+}
+
+bool ns_cli_parse_size(const char *s, unsigned long long *out)
+{
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned long long mul = 1;
+    if (end == s || s[0] == '-') {
+        return false;
+    }
+    switch (*end) {
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        mul = 1ULL << 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        mul = 1ULL << 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        mul = 1ULL << 30;
+        end++;
+        break;
+    default:
+        return false;
+    }
+    if (*end == 'i' || *end == 'B') {
+        end += *end == 'i' && end[1] == 'B' ? 2 : 1;
+    }
+    if (*end != '\0' || (v != 0 && mul > ~0ULL / v)) {
+        return false;
+    }
+    *out = v * mul;
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return NS_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        printf("netsift %s\n", NS_VERSION_STRING);
+        return NS_EXIT_OK;
+    }
+    if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) {
+        usage(stdout);
+        return NS_EXIT_OK;
+    }
+    if (strcmp(name, "help") == 0) {
+        if (argc < 3) {
+            usage(stdout);
+            return NS_EXIT_OK;
+        }
+        const struct ns_command *c = find_command(argv[2]);
+        if (c == NULL) {
+            return ns_cli_usage_error(NULL, "unknown command '%s'", argv[2]);
+        }
+        char *hargv[] = {argv[2], "--help", NULL};
+        return c->fn(2, hargv);
+    }
+    const struct ns_command *c = find_command(name);
+    if (c == NULL) {
+        ns_cli_usage_error(NULL, "unknown command '%s'", name);
+        usage(stderr);
+        return NS_EXIT_USAGE;
+    }
+    return c->fn(argc - 1, argv + 1);
+}

@@ -1,0 +1,34 @@
+/*
+ * decode_addr.c - text form of a struct ns_addr.
+ *
+ * IPv4 in dotted decimal, IPv6 in the RFC 5952 canonical form (lower case,
+ * longest run of zero groups as "::", IPv4-mapped as ::ffff:a.b.c.d), both as
+ * inet_ntop (POSIX.1-2008) writes them.
+ */
+#include "netsift/decode.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+char *ns_addr_format(const struct ns_addr *a, char *buf, size_t size)
+{
+    if (buf == NULL || size == 0) {
+        return buf;
+    }
+    int af = 0;
+    if (a != NULL && a->family == 4) {
+        af = AF_INET;
+    } else if (a != NULL && a->family == 6) {
+        af = AF_INET6;
+    }
+    if (af != 0 && size <= (socklen_t)-1 && inet_ntop(af, a->a, buf, (socklen_t)size) != NULL) {
+        return buf;
+    }
+    if (size >= 2) {
+        buf[0] = '-';
+        buf[1] = '\0';
+    } else {
+        buf[0] = '\0';
+    }
+    return buf;
+}

@@ -1,0 +1,207 @@
+/*
+ * test_util.c - the bounds-checked reader (rd.h), error codes (err.h) and the
+ * failable allocator (alloc.h).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "netsift/alloc.h"
+#include "netsift/err.h"
+#include "netsift/rd.h"
+
+static void test_rd_reads_in_order(void **state)
+{
+    (void)state;
+    static const uint8_t b[] = {
+        0x01,                   /* u8 */
+        0x02, 0x03,             /* be16 0x0203 */
+        0x04, 0x05, 0x06,       /* be24 0x040506 */
+        0x07, 0x08, 0x09, 0x0a, /* be32 0x0708090a */
+        0x0b, 0x0c,             /* le16 0x0c0b */
+        0x0d, 0x0e, 0x0f, 0x10, /* le32 0x100f0e0d */
+    };
+    struct ns_rd r;
+    ns_rd_init(&r, b, sizeof(b), 100);
+    assert_int_equal(ns_rd_u8(&r), 0x01);
+    assert_int_equal(ns_rd_be16(&r), 0x0203);
+    assert_int_equal(ns_rd_be24(&r), 0x040506);
+    assert_int_equal(ns_rd_be32(&r), 0x0708090a);
+    assert_int_equal(ns_rd_le16(&r), 0x0c0b);
+    assert_int_equal(ns_rd_offset(&r), 112);
+    assert_int_equal(ns_rd_le32(&r), 0x100f0e0d);
+    assert_true(ns_rd_ok(&r));
+    assert_int_equal(ns_rd_left(&r), 0);
+}
+
+static void test_rd_64bit(void **state)
+{
+    (void)state;
+    static const uint8_t b[] = {1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8};
+    struct ns_rd r;
+    ns_rd_init(&r, b, sizeof(b), 0);
+    assert_true(ns_rd_be64(&r) == 0x0102030405060708ULL);
+    assert_true(ns_rd_le64(&r) == 0x0807060504030201ULL);
+    assert_true(ns_rd_ok(&r));
+}
+
+static void test_rd_short_read_is_sticky(void **state)
+{
+    (void)state;
+    static const uint8_t b[] = {0xaa, 0xbb, 0xcc};
+    struct ns_rd r;
+    ns_rd_init(&r, b, sizeof(b), 0);
+    assert_int_equal(ns_rd_u8(&r), 0xaa);
+    /* 4 bytes wanted, 2 left: TRUNC, returns 0, cursor unchanged */
+    assert_int_equal(ns_rd_be32(&r), 0);
+    assert_int_equal(r.status, NS_RD_TRUNC);
+    assert_int_equal(r.pos, 1);
+    /* every later read is a no-op, even one that would fit */
+    assert_int_equal(ns_rd_u8(&r), 0);
+    assert_int_equal(r.pos, 1);
+    assert_int_equal(ns_rd_left(&r), 0);
+    assert_null(ns_rd_bytes(&r, 1));
+    assert_false(ns_rd_skip(&r, 0 + 1));
+}
+
+static void test_rd_huge_lengths_do_not_wrap(void **state)
+{
+    (void)state;
+    static const uint8_t b[] = {1, 2, 3, 4};
+    struct ns_rd r;
+    ns_rd_init(&r, b, sizeof(b), 0);
+    ns_rd_u8(&r);
+    assert_false(ns_rd_skip(&r, SIZE_MAX));
+    assert_int_equal(r.status, NS_RD_TRUNC);
+    ns_rd_init(&r, b, sizeof(b), 0);
+    assert_null(ns_rd_bytes(&r, SIZE_MAX - 1));
+    ns_rd_init(&r, b, sizeof(b), 0);
+    struct ns_rd c = ns_rd_sub(&r, SIZE_MAX);
+    assert_int_equal(c.status, NS_RD_TRUNC);
+    assert_int_equal(ns_rd_left(&c), 0);
+}
+
+static void test_rd_sub_windows(void **state)
+{
+    (void)state;
+    static const uint8_t b[] = {
+        0x00, 0x03,       /* declared length 3 */
+        0x11, 0x22, 0x33, /* the 3 bytes */
+        0x44,             /* after */
+    };
+    struct ns_rd r;
+    ns_rd_init(&r, b, sizeof(b), 10);
+    uint16_t n = ns_rd_be16(&r);
+    struct ns_rd c = ns_rd_sub(&r, n);
+    assert_true(ns_rd_ok(&c));
+    assert_int_equal(c.off, 12);
+    assert_int_equal(ns_rd_left(&c), 3);
+    assert_int_equal(ns_rd_be24(&c), 0x112233);
+    /* the child ends exactly at its declared length */
+    assert_int_equal(ns_rd_u8(&c), 0);
+    assert_int_equal(c.status, NS_RD_TRUNC);
+    /* the parent went past it and is still fine */
+    assert_true(ns_rd_ok(&r));
+    assert_int_equal(ns_rd_u8(&r), 0x44);
+    /* a declared length past the data: parent TRUNC, child empty and TRUNC */
+    ns_rd_init(&r, b, sizeof(b), 0);
+    ns_rd_skip(&r, 2);
+    c = ns_rd_sub(&r, 5);
+    assert_int_equal(r.status, NS_RD_TRUNC);
+    assert_int_equal(c.status, NS_RD_TRUNC);
+}
+
+static void test_rd_invalid_wins(void **state)
+{
+    (void)state;
+    static const uint8_t b[] = {0x45};
+    struct ns_rd r;
+    ns_rd_init(&r, b, sizeof(b), 0);
+    ns_rd_be16(&r);
+    assert_int_equal(r.status, NS_RD_TRUNC);
+    ns_rd_invalid(&r, 7);
+    assert_int_equal(r.status, NS_RD_INVALID);
+    assert_int_equal(r.reason, 7);
+    ns_rd_invalid(&r, 9); /* the first reason is kept */
+    assert_int_equal(r.reason, 7);
+    ns_rd_trunc(&r);
+    assert_int_equal(r.status, NS_RD_INVALID);
+}
+
+static void test_rd_copy_and_null(void **state)
+{
+    (void)state;
+    static const uint8_t b[] = {9, 8, 7};
+    uint8_t out[3] = {0, 0, 0};
+    struct ns_rd r;
+    ns_rd_init(&r, b, sizeof(b), 0);
+    assert_false(ns_rd_copy(&r, out, 4));
+    assert_int_equal(out[0], 0);
+    ns_rd_init(&r, b, sizeof(b), 0);
+    assert_true(ns_rd_copy(&r, out, 3));
+    assert_memory_equal(out, b, 3);
+    ns_rd_init(&r, NULL, 100, 0);
+    assert_int_equal(ns_rd_left(&r), 0);
+    assert_int_equal(ns_rd_u8(&r), 0);
+    assert_int_equal(r.status, NS_RD_TRUNC);
+}
+
+static void test_err_names(void **state)
+{
+    (void)state;
+    assert_string_equal(ns_strerror(NS_ETRUNC), "truncated");
+    assert_string_equal(ns_errname(NS_ELIMIT), "NS_ELIMIT");
+    assert_string_equal(ns_errname(0), "NS_OK");
+    assert_string_equal(ns_strerror(-1000), "unknown error");
+    assert_int_equal(NS_EAGAIN, -1);
+    assert_int_equal(NS_EOF, -9);
+    struct ns_error e;
+    assert_int_equal(ns_error_set(&e, NS_EIO, "%s: bad magic at offset %d", "a.pcap", 0), NS_EIO);
+    assert_int_equal(e.code, NS_EIO);
+    assert_string_equal(e.msg, "a.pcap: bad magic at offset 0");
+    assert_int_equal(ns_error_set(NULL, NS_EINVAL, "x"), NS_EINVAL);
+    ns_error_clear(&e);
+    assert_int_equal(e.code, 0);
+    assert_string_equal(e.msg, "");
+}
+
+static void test_alloc_failure_injection(void **state)
+{
+    (void)state;
+    ns_alloc_fail_at(2);
+    void *a = ns_malloc(10);
+    void *b = ns_malloc(10);
+    void *c = ns_malloc(10);
+    assert_non_null(a);
+    assert_null(b);
+    assert_non_null(c);
+    ns_free(a);
+    ns_free(c);
+    ns_alloc_fail_at(0);
+    /* overflowing multiplications fail instead of wrapping */
+    assert_null(ns_reallocarray(NULL, SIZE_MAX / 2, 4));
+    char *s = ns_strndup("abcdef", 3);
+    assert_string_equal(s, "abc");
+    ns_free(s);
+    ns_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rd_reads_in_order),
+        cmocka_unit_test(test_rd_64bit),
+        cmocka_unit_test(test_rd_short_read_is_sticky),
+        cmocka_unit_test(test_rd_huge_lengths_do_not_wrap),
+        cmocka_unit_test(test_rd_sub_windows),
+        cmocka_unit_test(test_rd_invalid_wins),
+        cmocka_unit_test(test_rd_copy_and_null),
+        cmocka_unit_test(test_err_names),
+        cmocka_unit_test(test_alloc_failure_injection),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
