@@ -83,7 +83,7 @@ void ns_sink_flow_record(const struct ns_flow *f, struct ns_flow_record *r);
  */
 int ns_sink_csv_field(FILE *fp, const char *s, size_t len);
 
-/* Write one flow record as one JSON line. Returns 0, NS_ENOMEM or NS_EIO. */
+/* Write one flow record as one JSON line. Returns 0, NS_ELIMIT (cannot happen) or NS_EIO. */
 int ns_sink_flow_json(FILE *fp, const struct ns_flow_record *r);
 
 /* The CSV header line and one CSV row. Return 0 or NS_EIO. */
@@ -107,9 +107,20 @@ struct ns_sink_flow_opts {
     FILE *out;               /* borrowed; flushed but never closed */
     bool live;               /* text: print each row at once, fixed widths */
     size_t text_buffer_rows; /* text: rows held to size the columns; 0 means 100000 */
+    /*
+     * Format and write on a thread of the sink's own, so that formatting runs
+     * beside the pipeline on another core. Ended flows are copied into a
+     * bounded queue of batches (NS_SINK_QUEUE_BATCHES x NS_SINK_BATCH flows);
+     * when it is full, ns_sink_flow_write() waits for the writer. Records
+     * keep their order.
+     */
+    bool threaded;
 };
 
-/* Returns 0, NS_EINVAL (no output) or NS_ENOMEM. */
+#define NS_SINK_BATCH         256
+#define NS_SINK_QUEUE_BATCHES 8
+
+/* Returns 0, NS_EINVAL (no output), NS_ENOMEM, or NS_EIO (the thread could not start). */
 int ns_sink_flow_new(struct ns_sink_flow **out, const struct ns_sink_flow_opts *opts);
 
 /*
@@ -125,7 +136,7 @@ int ns_sink_flow_write(struct ns_sink_flow *s, const struct ns_flow *f);
  */
 int ns_sink_flow_finish(struct ns_sink_flow *s);
 
-/* Records written so far. */
+/* Records written so far (when threaded: valid after ns_sink_flow_finish()). */
 uint64_t ns_sink_flow_count(const struct ns_sink_flow *s);
 
 void ns_sink_flow_free(struct ns_sink_flow *s);

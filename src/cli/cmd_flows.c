@@ -324,6 +324,7 @@ int cmd_flows(int argc, char **argv)
     so.out = stdout;
     so.format = fmt == NS_FMT_JSON ? NS_SINK_JSON : fmt == NS_FMT_CSV ? NS_SINK_CSV : NS_SINK_TEXT;
     so.live = po.source.iface != NULL;
+    so.threaded = !so.live; /* formatting runs beside the pipeline on the other core */
     rc = ns_sink_flow_new(&ctx.sink, &so);
     if (rc != 0) {
         ns_cli_error("%s", ns_strerror(rc));

@@ -60,6 +60,17 @@ enum {
     LRU_COUNT,
 };
 
+/*
+ * A slot keeps the flow's hash beside its slab index, so that probing and the
+ * backward shift compare hashes in the (small, dense) slot array and touch a
+ * flow in the slab only on a likely match: one cache miss per lookup instead
+ * of one per probe.
+ */
+struct slot {
+    uint32_t idx; /* slab index, or NIL */
+    uint32_t hash;
+};
+
 struct ns_flow_table {
     struct ns_flow_stats stats;
     ns_flow_end_fn *on_end;
@@ -73,7 +84,7 @@ struct ns_flow_table {
     uint32_t free_head; /* free entries, chained through lru_next */
     uint32_t max_flows;
 
-    uint32_t *slots;
+    struct slot *slots;
     uint32_t nslots; /* power of two */
     uint32_t max_slots;
 
@@ -316,12 +327,12 @@ static uint32_t index_find(const struct ns_flow_table *t, const struct pkt_key *
     uint32_t i = h & mask;
 
     for (;;) {
-        uint32_t s = t->slots[i];
-        if (s == NIL) {
+        const struct slot *sl = &t->slots[i];
+        if (sl->idx == NIL) {
             return NIL;
         }
-        if (t->slab[s].hash == h && pkt_key_eq(&t->slab[s].key, k)) {
-            return s;
+        if (sl->hash == h && pkt_key_eq(&t->slab[sl->idx].key, k)) {
+            return sl->idx;
         }
         i = (i + 1) & mask;
     }
@@ -330,12 +341,14 @@ static uint32_t index_find(const struct ns_flow_table *t, const struct pkt_key *
 static void index_insert(struct ns_flow_table *t, uint32_t idx)
 {
     uint32_t mask = t->nslots - 1;
-    uint32_t i = t->slab[idx].hash & mask;
+    uint32_t h = t->slab[idx].hash;
+    uint32_t i = h & mask;
 
-    while (t->slots[i] != NIL) {
+    while (t->slots[i].idx != NIL) {
         i = (i + 1) & mask;
     }
-    t->slots[i] = idx;
+    t->slots[i].idx = idx;
+    t->slots[i].hash = h;
 }
 
 static void index_remove(struct ns_flow_table *t, uint32_t idx)
@@ -344,7 +357,7 @@ static void index_remove(struct ns_flow_table *t, uint32_t idx)
     uint32_t i = t->slab[idx].hash & mask;
     uint32_t j;
 
-    for (uint32_t n = 0; t->slots[i] != idx; n++) {
+    for (uint32_t n = 0; t->slots[i].idx != idx; n++) {
         if (n >= t->nslots) {
             return; /* not indexed: cannot happen */
         }
@@ -360,10 +373,10 @@ static void index_remove(struct ns_flow_table *t, uint32_t idx)
         bool stays;
 
         j = (j + 1) & mask;
-        if (t->slots[j] == NIL) {
+        if (t->slots[j].idx == NIL) {
             break;
         }
-        home = t->slab[t->slots[j]].hash & mask;
+        home = t->slots[j].hash & mask;
         stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
         if (stays) {
             continue;
@@ -371,7 +384,7 @@ static void index_remove(struct ns_flow_table *t, uint32_t idx)
         t->slots[i] = t->slots[j];
         i = j;
     }
-    t->slots[i] = NIL;
+    t->slots[i].idx = NIL;
 }
 
 /* ---- LRU lists ---- */
@@ -500,7 +513,7 @@ static uint32_t lru_oldest(const struct ns_flow_table *t)
 static int index_grow(struct ns_flow_table *t)
 {
     uint32_t n = t->nslots * 2;
-    uint32_t *slots = ns_reallocarray(NULL, n, sizeof(*slots));
+    struct slot *slots = ns_reallocarray(NULL, n, sizeof(*slots));
 
     if (slots == NULL) {
         return NS_ENOMEM;
@@ -783,17 +796,21 @@ void ns_flow_table_flush(struct ns_flow_table *t)
     if (t == NULL) {
         return;
     }
-    /* the index is rebuilt empty below, so its array holds the order meanwhile */
+    /*
+     * The index is rebuilt empty below, so its array holds the order
+     * meanwhile: nslots slots of 8 bytes hold far more than count indices.
+     */
+    uint32_t *order = (uint32_t *)(void *)t->slots;
     for (unsigned l = 0; l < LRU_COUNT; l++) {
         for (uint32_t i = t->head[l]; i != NIL; i = t->slab[i].lru_next) {
-            t->slots[n++] = i;
+            order[n++] = i;
         }
         t->head[l] = NIL;
         t->tail[l] = NIL;
     }
-    sort_first_seen(t->slab, t->slots, n);
+    sort_first_seen(t->slab, order, n);
     for (size_t i = 0; i < n; i++) {
-        flow_end(t, &t->slab[t->slots[i]], NS_FLOW_END_EOF);
+        flow_end(t, &t->slab[order[i]], NS_FLOW_END_EOF);
     }
     memset(t->slots, 0xff, (size_t)t->nslots * sizeof(*t->slots));
     t->count = 0;

@@ -16,6 +16,8 @@
 #include "netsift/sink.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -24,23 +26,73 @@
 
 #include "netsift/alloc.h"
 #include "netsift/err.h"
+#include "netsift/jsonw.h"
 
 /* ---- field formatting ---- */
 
+/* Write v as exactly n decimal digits (zero-padded) at p. */
+static void put_digits(char *p, unsigned v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+/*
+ * Days since 1970-01-01 to a proleptic Gregorian (year, month, day), by
+ * counting 400-year eras from 0000-03-01 so that leap days fall at the end
+ * of each year of the count. Exact for every day of a uint64_t of seconds.
+ */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468; /* days from 0000-03-01 to 1970-01-01 */
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);                          /* [0, 146096] */
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    unsigned mp = (5 * doy + 2) / 153;                                    /* [0, 11] from March */
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
 char *ns_sink_format_time(uint64_t ts_ns, char *buf, size_t size)
 {
-    time_t secs = (time_t)(ts_ns / 1000000000u);
+    /* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ": 27 characters; per flow, so no gmtime/printf */
+    char t[NS_SINK_TIME_SIZE];
+    uint64_t secs = ts_ns / 1000000000u;
     unsigned usec = (unsigned)(ts_ns % 1000000000u / 1000u);
-    struct tm tm;
+    unsigned sod = (unsigned)(secs % 86400u);
+    int64_t y;
+    unsigned m, d;
+
     if (size == 0) {
         return buf;
     }
-    if (gmtime_r(&secs, &tm) == NULL) {
+    civil_from_days((int64_t)(secs / 86400u), &y, &m, &d);
+    if (y > 9999) {
         buf[0] = '\0';
         return buf;
     }
-    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec);
+    put_digits(t, (unsigned)y, 4);
+    t[4] = '-';
+    put_digits(t + 5, m, 2);
+    t[7] = '-';
+    put_digits(t + 8, d, 2);
+    t[10] = 'T';
+    put_digits(t + 11, sod / 3600, 2);
+    t[13] = ':';
+    put_digits(t + 14, sod / 60 % 60, 2);
+    t[16] = ':';
+    put_digits(t + 17, sod % 60, 2);
+    t[19] = '.';
+    put_digits(t + 20, usec, 6);
+    t[26] = 'Z';
+    t[27] = '\0';
+    size_t n = size - 1 < 27 ? size - 1 : 27;
+    memcpy(buf, t, n);
+    buf[n] = '\0';
     return buf;
 }
 
@@ -157,39 +209,39 @@ static int json_line(FILE *fp, json_t *o)
     return 0;
 }
 
+/*
+ * One flow record as one JSON line, written with the streaming writer
+ * (jsonw.h explains why not jansson on this per-record path).
+ */
 int ns_sink_flow_json(FILE *fp, const struct ns_flow_record *r)
 {
-    bool ok = true;
-    int rc = NS_ENOMEM;
-    json_t *o = json_object();
-    if (o == NULL) {
-        return NS_ENOMEM;
+    char line[1024];
+    struct ns_jsonw w;
+    size_t n = 0;
+
+    ns_jsonw_begin(&w, line, sizeof(line));
+    ns_jsonw_cstr(&w, "type", "flow");
+    ns_jsonw_u64(&w, "schema", NS_SINK_SCHEMA);
+    ns_jsonw_cstr(&w, "proto", r->proto);
+    ns_jsonw_cstr(&w, "src_addr", r->src_addr);
+    ns_jsonw_u64(&w, "src_port", r->src_port);
+    ns_jsonw_cstr(&w, "dst_addr", r->dst_addr);
+    ns_jsonw_u64(&w, "dst_port", r->dst_port);
+    ns_jsonw_u64(&w, "vlan", r->vlan);
+    ns_jsonw_cstr(&w, "first_seen", r->first_seen);
+    ns_jsonw_cstr(&w, "last_seen", r->last_seen);
+    ns_jsonw_u64(&w, "packets_fwd", r->packets_fwd);
+    ns_jsonw_u64(&w, "packets_rev", r->packets_rev);
+    ns_jsonw_u64(&w, "bytes_fwd", r->bytes_fwd);
+    ns_jsonw_u64(&w, "bytes_rev", r->bytes_rev);
+    ns_jsonw_cstr(&w, "tcp_flags", r->tcp_flags);
+    ns_jsonw_cstr(&w, "state", r->state);
+    ns_jsonw_cstr(&w, "end_reason", r->end_reason);
+    ns_jsonw_cstr(&w, "community_id", r->community_id);
+    if (ns_jsonw_end(&w, &n) != 0) {
+        return NS_ELIMIT; /* cannot happen: every field is bounded well below 1 KiB */
     }
-    jset(o, "type", json_string("flow"), &ok);
-    jset(o, "schema", json_integer(NS_SINK_SCHEMA), &ok);
-    jset(o, "proto", json_string(r->proto), &ok);
-    jset(o, "src_addr", json_string(r->src_addr), &ok);
-    jset(o, "src_port", json_integer(r->src_port), &ok);
-    jset(o, "dst_addr", json_string(r->dst_addr), &ok);
-    jset(o, "dst_port", json_integer(r->dst_port), &ok);
-    jset(o, "vlan", json_integer(r->vlan), &ok);
-    jset(o, "first_seen", json_string(r->first_seen), &ok);
-    jset(o, "last_seen", json_string(r->last_seen), &ok);
-    jset(o, "packets_fwd", juint(r->packets_fwd), &ok);
-    jset(o, "packets_rev", juint(r->packets_rev), &ok);
-    jset(o, "bytes_fwd", juint(r->bytes_fwd), &ok);
-    jset(o, "bytes_rev", juint(r->bytes_rev), &ok);
-    jset(o, "tcp_flags", json_string(r->tcp_flags), &ok);
-    jset(o, "state", json_string(r->state), &ok);
-    jset(o, "end_reason", json_string(r->end_reason), &ok);
-    jset(o, "community_id", json_string(r->community_id), &ok);
-    if (!ok) {
-        goto out;
-    }
-    rc = json_line(fp, o);
-out:
-    json_decref(o);
-    return rc;
+    return fwrite(line, 1, n, fp) == n ? 0 : NS_EIO;
 }
 
 /* Names of the decode reasons, straight from the X-macro (no link-time dependency). */
@@ -421,6 +473,12 @@ static const size_t ns_col_live[NS_COLS] = {
     6, 15, 5, 15, 5, 4, 27, 27, 8, 8, 10, 10, 8, 11, 12,
 };
 
+/* A batch of ended flows, copied for the writer thread. */
+struct flow_batch {
+    size_t n;
+    struct ns_flow f[NS_SINK_BATCH];
+};
+
 struct ns_sink_flow {
     struct ns_sink_flow_opts opts;
     size_t width[NS_COLS];
@@ -433,7 +491,26 @@ struct ns_sink_flow {
     size_t rows_len;
     size_t rows_cap;
     size_t nrows;
+    /*
+     * threaded: a ring of batches. The producer fills batches[tail] while
+     * `filling`; queued batches are [head, head + queued). The writer owns
+     * `failed`, `count` and the text rows until it is joined.
+     */
+    struct flow_batch *batches;
+    size_t head;
+    size_t tail;
+    size_t queued;
+    bool filling;
+    bool closing;
+    bool thread_started;
+    atomic_bool thread_failed;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t not_empty;
+    pthread_cond_t not_full;
 };
+
+static void *writer_main(void *arg);
 
 int ns_sink_flow_new(struct ns_sink_flow **out, const struct ns_sink_flow_opts *opts)
 {
@@ -456,14 +533,45 @@ int ns_sink_flow_new(struct ns_sink_flow **out, const struct ns_sink_flow_opts *
         }
     }
     s->streaming = opts->live;
+    atomic_init(&s->thread_failed, false);
+    if (opts->threaded) {
+        s->batches = ns_calloc(NS_SINK_QUEUE_BATCHES, sizeof(*s->batches));
+        if (s->batches == NULL) {
+            ns_free(s);
+            return NS_ENOMEM;
+        }
+        pthread_mutex_init(&s->mu, NULL);
+        pthread_cond_init(&s->not_empty, NULL);
+        pthread_cond_init(&s->not_full, NULL);
+        if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
+            pthread_cond_destroy(&s->not_full);
+            pthread_cond_destroy(&s->not_empty);
+            pthread_mutex_destroy(&s->mu);
+            ns_free(s->batches);
+            ns_free(s);
+            return NS_EIO;
+        }
+        s->thread_started = true;
+    }
     *out = s;
     return 0;
 }
+
+static void writer_stop(struct ns_sink_flow *s);
 
 void ns_sink_flow_free(struct ns_sink_flow *s)
 {
     if (s == NULL) {
         return;
+    }
+    if (s->thread_started) {
+        writer_stop(s);
+    }
+    if (s->batches != NULL) {
+        pthread_cond_destroy(&s->not_full);
+        pthread_cond_destroy(&s->not_empty);
+        pthread_mutex_destroy(&s->mu);
+        ns_free(s->batches);
     }
     ns_free(s->rows);
     ns_free(s);
@@ -608,7 +716,8 @@ static int text_write(struct ns_sink_flow *s, const struct ns_flow_record *r)
     return rc;
 }
 
-int ns_sink_flow_write(struct ns_sink_flow *s, const struct ns_flow *f)
+/* Format and write one flow on the calling thread. */
+static int write_direct(struct ns_sink_flow *s, const struct ns_flow *f)
 {
     struct ns_flow_record r;
     int rc = 0;
@@ -644,9 +753,93 @@ int ns_sink_flow_write(struct ns_sink_flow *s, const struct ns_flow *f)
     return rc;
 }
 
+/* The writer thread: format the queued batches in order until closed. */
+static void *writer_main(void *arg)
+{
+    struct ns_sink_flow *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (s->queued == 0 && !s->closing) {
+            pthread_cond_wait(&s->not_empty, &s->mu);
+        }
+        if (s->queued == 0) {
+            pthread_mutex_unlock(&s->mu);
+            break;
+        }
+        struct flow_batch *b = &s->batches[s->head];
+        pthread_mutex_unlock(&s->mu);
+
+        for (size_t i = 0; i < b->n; i++) {
+            if (write_direct(s, &b->f[i]) != 0) {
+                atomic_store(&s->thread_failed, true);
+            }
+        }
+
+        pthread_mutex_lock(&s->mu);
+        s->head = (s->head + 1) % NS_SINK_QUEUE_BATCHES;
+        s->queued--;
+        pthread_cond_signal(&s->not_full);
+        pthread_mutex_unlock(&s->mu);
+    }
+    return NULL;
+}
+
+/* Hand the batch being filled to the writer. */
+static void batch_submit(struct ns_sink_flow *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->tail = (s->tail + 1) % NS_SINK_QUEUE_BATCHES;
+    s->queued++;
+    pthread_cond_signal(&s->not_empty);
+    pthread_mutex_unlock(&s->mu);
+    s->filling = false;
+}
+
+/* Submit what is being filled, let the writer drain the queue, and join it. */
+static void writer_stop(struct ns_sink_flow *s)
+{
+    if (s->filling && s->batches[s->tail].n > 0) {
+        batch_submit(s);
+    }
+    pthread_mutex_lock(&s->mu);
+    s->closing = true;
+    pthread_cond_signal(&s->not_empty);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    s->thread_started = false;
+}
+
+int ns_sink_flow_write(struct ns_sink_flow *s, const struct ns_flow *f)
+{
+    if (!s->thread_started) {
+        return write_direct(s, f);
+    }
+    if (atomic_load(&s->thread_failed)) {
+        return NS_EIO;
+    }
+    if (!s->filling) {
+        pthread_mutex_lock(&s->mu);
+        while (s->queued == NS_SINK_QUEUE_BATCHES) {
+            pthread_cond_wait(&s->not_full, &s->mu);
+        }
+        pthread_mutex_unlock(&s->mu);
+        s->batches[s->tail].n = 0;
+        s->filling = true;
+    }
+    struct flow_batch *b = &s->batches[s->tail];
+    b->f[b->n++] = *f;
+    if (b->n == NS_SINK_BATCH) {
+        batch_submit(s);
+    }
+    return 0;
+}
+
 int ns_sink_flow_finish(struct ns_sink_flow *s)
 {
     int rc = 0;
+    if (s->thread_started) {
+        writer_stop(s);
+    }
     if (s->failed) {
         return NS_EIO;
     }
