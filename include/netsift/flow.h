@@ -80,7 +80,8 @@ struct ns_flow {
     uint64_t first_ns;
     uint64_t last_ns;
     uint64_t id; /* 1-based, in creation order */
-    void *user;  /* for consumers (stream reassembly); the table never touches it */
+    void *user;  /* the TCP reassembler's connection state; the table never touches it */
+    void *app;   /* the command's own per-flow state (e.g. UDP stream files); never touched */
     /* table internals */
     uint32_t lru_prev;
     uint32_t lru_next;

@@ -475,6 +475,7 @@ static void flow_start(struct ns_flow_table *t, struct ns_flow *f, uint64_t now,
     f->last_ns = now;
     f->id = ++t->next_id;
     f->user = NULL;
+    f->app = NULL;
     t->stats.created++;
 }
 
