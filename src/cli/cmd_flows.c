@@ -345,6 +345,10 @@ int cmd_flows(int argc, char **argv)
     flows_running = ctx.pl;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    if (po.source.iface != NULL && !quiet) {
+        /* tcpdump's habit: say when the capture is really running */
+        fprintf(stderr, "netsift: listening on %s\n", po.source.iface);
+    }
     rc = ns_pipeline_run(ctx.pl, &err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
