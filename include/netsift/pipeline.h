@@ -7,6 +7,11 @@
  * (on_flow_end). A reassembled datagram is delivered once, as one packet
  * with NS_PKT_F_REASSEMBLED, counting all the frames that carried it.
  *
+ * TCP reassembly (tcp.h) is switched on with opts.tcp: every TCP packet
+ * with ports is fed to the reassembler after its flow was updated and before
+ * on_packet, and a TCP flow's connection is ended (its callbacks run) before
+ * on_flow_end gets the flow.
+ *
  * Input errors (a truncated file, a bad magic number) are passed to on_error
  * with their one-line message and the loop goes on with the other inputs;
  * ns_pipeline_run() then returns NS_EIO so the command exits with status 1.
@@ -22,6 +27,7 @@
 #include "netsift/err.h"
 #include "netsift/flow.h"
 #include "netsift/source.h"
+#include "netsift/tcp.h"
 
 /* Packet callback: `flow` and `dir` as ns_flow_table_update() gives them. */
 typedef void ns_pipe_packet_fn(void *ud, const struct ns_packet *p, struct ns_flow *flow, int dir);
@@ -33,8 +39,9 @@ typedef void ns_pipe_progress_fn(void *ud, uint64_t frames, uint64_t bytes);
 struct ns_pipeline_opts {
     struct ns_source_opts source;
     struct ns_defrag_opts defrag;
-    struct ns_flow_opts flow; /* on_end/ud are replaced by the pipeline's own */
-    bool no_defrag;           /* pass fragments on un-reassembled */
+    struct ns_flow_opts flow;            /* on_end/ud are replaced by the pipeline's own */
+    bool no_defrag;                      /* pass fragments on un-reassembled */
+    const struct ns_tcp_reasm_opts *tcp; /* non-NULL: reassemble TCP streams (copied) */
     ns_pipe_packet_fn *on_packet;
     ns_flow_end_fn *on_flow_end;
     ns_pipe_error_fn *on_error;
@@ -47,6 +54,7 @@ struct ns_pipeline_stats {
     struct ns_decode_stats decode;
     struct ns_defrag_stats defrag;
     struct ns_flow_stats flow;
+    struct ns_tcp_stats tcp; /* zero without opts.tcp */
 };
 
 struct ns_pipeline;

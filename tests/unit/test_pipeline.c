@@ -17,9 +17,17 @@
  * sent as two IPv4 fragments; the flow records, the counters and the
  * reassembled datagram (two frames, their wire lengths summed) are checked
  * exactly.
+ *
+ * With TCP reassembly switched on (opts.tcp), the order of the callbacks is
+ * checked (stream data before on_packet, stream closes before on_flow_end),
+ * and shared captures are reassembled: the same conversation captured in
+ * order and shuffled (tcpflow's test5-lines) and with its sequence numbers
+ * moved near 2^32 (PcapPlusPlus one_tcp_stream) must give the same bytes per
+ * direction.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +39,7 @@
 
 #include "netsift/err.h"
 #include "netsift/pipeline.h"
+#include "netsift/tcp.h"
 
 #define T0 1709251200u /* 2024-03-01T00:00:00Z */
 
@@ -778,6 +787,331 @@ static void test_pipeline_open_error(void **state)
     assert_true(err.msg[0] != '\0');
 }
 
+/* ---- TCP reassembly in the pipeline ---- */
+
+/* The order of the callbacks, as one string of short tokens. */
+struct order {
+    struct ns_pipeline *pl;
+    char log[512];
+    size_t len;
+    size_t npackets;
+    size_t break_after;
+};
+
+static void order_put(struct order *o, const char *tok)
+{
+    size_t n = strlen(tok);
+    assert_true(o->len + n + 1 < sizeof(o->log));
+    if (o->len > 0) {
+        o->log[o->len++] = ' ';
+    }
+    memcpy(o->log + o->len, tok, n + 1);
+    o->len += n;
+}
+
+static void ord_packet(void *ud, const struct ns_packet *p, struct ns_flow *flow, int dir)
+{
+    struct order *o = ud;
+    (void)p;
+    (void)flow;
+    (void)dir;
+    order_put(o, "p");
+    o->npackets++;
+    if (o->break_after != 0 && o->npackets == o->break_after) {
+        ns_pipeline_break(o->pl);
+    }
+}
+
+static void ord_flow_end(void *ud, struct ns_flow *f)
+{
+    struct order *o = ud;
+    assert_null(f->user); /* the reassembler let go of it first */
+    order_put(o, f->key.proto == NS_IPPROTO_TCP ? "F6" : "F17");
+}
+
+static void ord_data(void *ud, struct ns_tcp_conn *c, int dir, const uint8_t *data, size_t len,
+                     uint64_t ts_ns)
+{
+    struct order *o = ud;
+    char tok[32];
+    (void)c;
+    (void)ts_ns;
+    for (size_t i = 0; i < len; i++) {
+        assert_int_equal(data[i], 'x');
+    }
+    snprintf(tok, sizeof(tok), "d%d:%zu", dir, len);
+    order_put(o, tok);
+}
+
+static void ord_gap(void *ud, struct ns_tcp_conn *c, int dir, uint64_t len, uint64_t ts_ns)
+{
+    struct order *o = ud;
+    char tok[32];
+    (void)c;
+    (void)ts_ns;
+    snprintf(tok, sizeof(tok), "g%d:%llu", dir, (unsigned long long)len);
+    order_put(o, tok);
+}
+
+static void ord_close(void *ud, struct ns_tcp_conn *c, int dir, enum ns_tcp_close why,
+                      uint64_t ts_ns)
+{
+    struct order *o = ud;
+    char tok[8];
+    (void)c;
+    (void)ts_ns;
+    snprintf(tok, sizeof(tok), "c%d%c", dir,
+             why == NS_TCP_CLOSE_FIN   ? 'f'
+             : why == NS_TCP_CLOSE_RST ? 'r'
+                                       : 'e');
+    order_put(o, tok);
+}
+
+static void ord_conn_end(void *ud, struct ns_tcp_conn *c)
+{
+    struct order *o = ud;
+    assert_non_null(c->flow);
+    order_put(o, "e");
+}
+
+static int run_order(struct order *o, const char *path, struct ns_pipeline_stats *st)
+{
+    struct ns_pipeline_opts po;
+    struct ns_tcp_reasm_opts to;
+    struct ns_error err;
+    const char *paths[] = {path};
+    memset(&po, 0, sizeof(po));
+    memset(&to, 0, sizeof(to));
+    to.on_data = ord_data;
+    to.on_gap = ord_gap;
+    to.on_close = ord_close;
+    to.on_conn_end = ord_conn_end;
+    to.ud = o;
+    po.source.paths = paths;
+    po.source.npaths = 1;
+    po.tcp = &to;
+    po.on_packet = ord_packet;
+    po.on_flow_end = ord_flow_end;
+    po.ud = o;
+    assert_int_equal(ns_pipeline_new(&o->pl, &po, &err), 0);
+    int rc = ns_pipeline_run(o->pl, &err);
+    ns_pipeline_get_stats(o->pl, st);
+    ns_pipeline_free(o->pl);
+    o->pl = NULL;
+    return rc;
+}
+
+static void test_pipeline_tcp_wiring(void **state)
+{
+    (void)state;
+    struct pcap_out out;
+    struct order o;
+    struct ns_pipeline_stats st;
+    memset(&o, 0, sizeof(o));
+    write_main_capture(&out);
+
+    assert_int_equal(run_order(&o, out.path, &st), 0);
+    /*
+     * SYN, SYN+ACK, ACK, UDP query, 10 bytes (data first), UDP answer, ACK,
+     * the reassembled UDP datagram, both FINs (each closing its direction
+     * before on_packet), the last ACK; at the end the TCP connection ends
+     * before its flow, then the two UDP flows.
+     */
+    assert_string_equal(o.log, "p p p p d0:10 p p p p c0f p c1f p p e F6 F17 F17");
+    assert_int_equal(st.tcp.conns, 1);
+    assert_int_equal(st.tcp.segments, 1);
+    assert_int_equal(st.tcp.bytes, 10);
+    assert_int_equal(st.tcp.gaps, 0);
+    assert_int_equal(st.flow.ended, 3);
+
+    /* stopped after the SYN+ACK: the open directions end with the flow */
+    memset(&o, 0, sizeof(o));
+    o.break_after = 2;
+    assert_int_equal(run_order(&o, out.path, &st), 0);
+    assert_string_equal(o.log, "p p c0e c1e e F6");
+    assert_int_equal(st.tcp.conns, 1);
+    assert_int_equal(st.tcp.bytes, 0);
+    unlink(out.path);
+}
+
+/* Without opts.tcp nothing touches flow->user and the tcp counters stay 0. */
+static void user_untouched(void *ud, const struct ns_packet *p, struct ns_flow *flow, int dir)
+{
+    (void)p;
+    (void)dir;
+    (void)ud;
+    assert_null(flow->user);
+}
+
+static void test_pipeline_tcp_off(void **state)
+{
+    (void)state;
+    struct pcap_out out;
+    struct ns_pipeline_opts po;
+    struct ns_pipeline_stats st;
+    struct ns_pipeline *pl = NULL;
+    struct ns_error err;
+    write_main_capture(&out);
+    const char *paths[] = {out.path};
+    memset(&po, 0, sizeof(po));
+    po.source.paths = paths;
+    po.source.npaths = 1;
+    po.on_packet = user_untouched;
+    assert_int_equal(ns_pipeline_new(&pl, &po, &err), 0);
+    assert_int_equal(ns_pipeline_run(pl, &err), 0);
+    ns_pipeline_get_stats(pl, &st);
+    ns_pipeline_free(pl);
+    assert_int_equal(st.tcp.conns, 0);
+    assert_int_equal(st.tcp.bytes, 0);
+    assert_int_equal(st.flow.created, 3);
+    unlink(out.path);
+}
+
+/* Reassembled bytes of a capture, per sending port (at most 4 senders). */
+#define STREAM_MAX (64 * 1024)
+
+struct streams {
+    uint16_t port[4];
+    uint8_t *buf[4];
+    size_t len[4];
+    size_t n;
+    uint64_t gaps;
+    uint64_t closes;
+};
+
+static size_t streams_slot(struct streams *s, uint16_t port)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->port[i] == port) {
+            return i;
+        }
+    }
+    assert_true(s->n < 4);
+    s->port[s->n] = port;
+    s->buf[s->n] = test_malloc(STREAM_MAX);
+    return s->n++;
+}
+
+static void str_data(void *ud, struct ns_tcp_conn *c, int dir, const uint8_t *data, size_t len,
+                     uint64_t ts_ns)
+{
+    struct streams *s = ud;
+    uint16_t sport = 0;
+    uint16_t dport = 0;
+    (void)ts_ns;
+    ns_flow_endpoints(c->flow, NULL, &sport, NULL, &dport);
+    size_t i = streams_slot(s, dir == 0 ? sport : dport);
+    assert_true(s->len[i] + len <= STREAM_MAX);
+    memcpy(s->buf[i] + s->len[i], data, len);
+    s->len[i] += len;
+}
+
+static void str_gap(void *ud, struct ns_tcp_conn *c, int dir, uint64_t len, uint64_t ts_ns)
+{
+    struct streams *s = ud;
+    (void)c;
+    (void)dir;
+    (void)ts_ns;
+    s->gaps += len;
+}
+
+static void str_close(void *ud, struct ns_tcp_conn *c, int dir, enum ns_tcp_close why,
+                      uint64_t ts_ns)
+{
+    struct streams *s = ud;
+    (void)c;
+    (void)dir;
+    (void)why;
+    (void)ts_ns;
+    s->closes++;
+}
+
+static void streams_of(const char *path, struct streams *s)
+{
+    struct ns_pipeline_opts po;
+    struct ns_tcp_reasm_opts to;
+    struct ns_pipeline *pl = NULL;
+    struct ns_error err;
+    const char *paths[] = {path};
+    memset(s, 0, sizeof(*s));
+    memset(&po, 0, sizeof(po));
+    memset(&to, 0, sizeof(to));
+    to.on_data = str_data;
+    to.on_gap = str_gap;
+    to.on_close = str_close;
+    to.ud = s;
+    po.source.paths = paths;
+    po.source.npaths = 1;
+    po.tcp = &to;
+    assert_int_equal(ns_pipeline_new(&pl, &po, &err), 0);
+    assert_int_equal(ns_pipeline_run(pl, &err), 0);
+    ns_pipeline_free(pl);
+}
+
+static void streams_release(struct streams *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        test_free(s->buf[i]);
+    }
+}
+
+static bool shared_file(char *path, size_t size, const char *name)
+{
+    snprintf(path, size, "%s/pcap/tcp/%s", NS_SHARED_DATA, name);
+    return access(path, R_OK) == 0;
+}
+
+/* The same conversation in order and shuffled: identical bytes per sender. */
+static void check_same_streams(const char *name_a, const char *name_b, uint16_t port_a,
+                               size_t len_a, uint16_t port_b, size_t len_b)
+{
+    char a[1024];
+    char b[1024];
+    struct streams sa;
+    struct streams sb;
+    if (!shared_file(a, sizeof(a), name_a) || !shared_file(b, sizeof(b), name_b)) {
+        print_message("skipped: shared captures %s / %s not found under %s\n", name_a, name_b,
+                      NS_SHARED_DATA);
+        skip();
+    }
+    streams_of(a, &sa);
+    streams_of(b, &sb);
+    assert_int_equal(sa.n, 2);
+    assert_int_equal(sb.n, 2);
+    assert_int_equal(sa.gaps, 0);
+    assert_int_equal(sb.gaps, 0);
+    for (size_t i = 0; i < 2; i++) {
+        size_t j = sb.port[0] == sa.port[i] ? 0 : 1;
+        assert_int_equal(sb.port[j], sa.port[i]);
+        assert_int_equal(sa.len[i], sa.port[i] == port_a ? len_a : len_b);
+        assert_true(sa.port[i] == port_a || sa.port[i] == port_b);
+        assert_int_equal(sb.len[j], sa.len[i]);
+        assert_memory_equal(sb.buf[j], sa.buf[i], sa.len[i]);
+    }
+    streams_release(&sa);
+    streams_release(&sb);
+}
+
+/*
+ * tcpflow's test5-lines: a GET of 120 bytes and a 1884-byte response; the
+ * randomized copy has every frame shuffled (even the SYN comes after both
+ * FINs, so the flow table sees two flows).
+ */
+static void test_pipeline_tcp_randomized(void **state)
+{
+    (void)state;
+    check_same_streams("tcpflow_test5-lines.pcap", "tcpflow_test5-lines-randomized.pcap", 49392,
+                       120, 80, 1884);
+}
+
+/* PcapPlusPlus one_tcp_stream, and the same with sequence numbers wrapping past 2^32. */
+static void test_pipeline_tcp_wrap(void **state)
+{
+    (void)state;
+    check_same_streams("ppp_one_tcp_stream.pcap", "ppp_one_tcp_stream_max_seq.pcap", 61541, 9948,
+                       80, 12444);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -789,6 +1123,10 @@ int main(void)
         cmocka_unit_test(test_pipeline_progress),
         cmocka_unit_test(test_pipeline_input_error),
         cmocka_unit_test(test_pipeline_open_error),
+        cmocka_unit_test(test_pipeline_tcp_wiring),
+        cmocka_unit_test(test_pipeline_tcp_off),
+        cmocka_unit_test(test_pipeline_tcp_randomized),
+        cmocka_unit_test(test_pipeline_tcp_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,11 @@
  *                                         │     counted for all its frames
  *                                         └─ else ──► ns_flow_table_update ──► on_packet
  *
+ * With opts.tcp, a TCP packet goes to ns_tcp_segment between the flow update
+ * and on_packet, and a TCP flow's end goes to ns_tcp_flow_end (which flushes
+ * and closes its streams) before on_flow_end; the reassembler keeps its
+ * connection in flow->user.
+ *
  * A reassembled datagram is one packet with the frame metadata (time,
  * index, input) of the fragment that completed it, so capture time never
  * runs backwards for the flow table; it counts res.frames frames and
@@ -38,6 +43,7 @@ struct ns_pipeline {
     struct ns_source *src;
     struct ns_defrag *defrag; /* NULL with no_defrag */
     struct ns_flow_table *flows;
+    struct ns_tcp *tcp; /* NULL without opts.tcp */
     struct ns_decode_stats dstats;
     uint64_t frames;
     uint64_t bytes;
@@ -51,6 +57,9 @@ struct ns_pipeline {
 static void pipe_flow_end(void *ud, struct ns_flow *f)
 {
     struct ns_pipeline *pl = ud;
+    if (pl->tcp != NULL && f->key.proto == NS_IPPROTO_TCP) {
+        ns_tcp_flow_end(pl->tcp, f);
+    }
     if (pl->opts.on_flow_end != NULL) {
         pl->opts.on_flow_end(pl->opts.ud, f);
     }
@@ -80,6 +89,14 @@ int ns_pipeline_new(struct ns_pipeline **out, const struct ns_pipeline_opts *opt
         ns_error_set(err, rc, "flow table: %s", ns_strerror(rc));
         goto out;
     }
+    if (opts->tcp != NULL) {
+        rc = ns_tcp_new(&pl->tcp, opts->tcp);
+        if (rc != 0) {
+            ns_error_set(err, rc, "tcp: %s", ns_strerror(rc));
+            goto out;
+        }
+    }
+    pl->opts.tcp = NULL; /* copied by ns_tcp_new; the caller's may go away */
     if (!opts->no_defrag) {
         rc = ns_defrag_new(&pl->defrag, &opts->defrag);
         if (rc != 0) {
@@ -101,6 +118,7 @@ out:
     if (pl != NULL) {
         /* nothing was read: no flow can end, so nothing reaches the consumer */
         ns_flow_table_free(pl->flows);
+        ns_tcp_free(pl->tcp);
         ns_defrag_free(pl->defrag);
         ns_free(pl);
     }
@@ -114,7 +132,8 @@ void ns_pipeline_free(struct ns_pipeline *pl)
     }
     ns_source_free(pl->src);
     ns_defrag_free(pl->defrag);
-    ns_flow_table_free(pl->flows);
+    ns_flow_table_free(pl->flows); /* ends the flows left, through the reassembler */
+    ns_tcp_free(pl->tcp);
     ns_free(pl);
 }
 
@@ -137,6 +156,22 @@ void ns_pipeline_get_stats(const struct ns_pipeline *pl, struct ns_pipeline_stat
         st->defrag = *ns_defrag_stats(pl->defrag);
     }
     st->flow = *ns_flow_table_stats(pl->flows);
+    if (pl->tcp != NULL) {
+        st->tcp = *ns_tcp_stats(pl->tcp);
+    }
+}
+
+/*
+ * Hand a TCP packet of `flow` to the reassembler (before on_packet). Returns
+ * 0 or NS_ENOMEM (the segment is lost and counted by the reassembler).
+ */
+static int pipe_tcp(struct ns_pipeline *pl, const struct ns_packet *p, struct ns_flow *flow,
+                    int dir)
+{
+    if (pl->tcp == NULL || p->proto != NS_IPPROTO_TCP || !(p->flags & NS_PKT_F_HAS_L4)) {
+        return 0;
+    }
+    return ns_tcp_segment(pl->tcp, flow, dir, p);
 }
 
 /* Account p to its flow for `frames` frames of `wire` bytes and tell the consumer. */
@@ -149,10 +184,11 @@ static int pipe_account(struct ns_pipeline *pl, const struct ns_packet *p, uint3
     if (rc != 0) {
         return rc; /* counted by the table (no_memory) */
     }
+    rc = pipe_tcp(pl, p, flow, dir);
     if (pl->opts.on_packet != NULL) {
         pl->opts.on_packet(pl->opts.ud, p, flow, dir);
     }
-    return 0;
+    return rc;
 }
 
 /* A fragment: hold it, or, when it completes its datagram, account the datagram. */
@@ -189,10 +225,11 @@ static int pipe_fragment(struct ns_pipeline *pl, const struct ns_packet *p)
     if (res.first_ts_ns < flow->first_ns) {
         flow->first_ns = res.first_ts_ns;
     }
+    rc = pipe_tcp(pl, &whole, flow, dir);
     if (pl->opts.on_packet != NULL) {
         pl->opts.on_packet(pl->opts.ud, &whole, flow, dir);
     }
-    return 0;
+    return rc;
 }
 
 /* Run the capture-time timeouts once the newest timestamp moved on by a second. */
