@@ -1,0 +1,2 @@
+classes = win
+[tcp:foo]
