@@ -22,6 +22,7 @@ enum ns_cli_format {
 /* A subcommand: argv[0] is the command's name. Returns an NS_EXIT_ status. */
 typedef int ns_cmd_fn(int argc, char **argv);
 
+int cmd_devices(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
 int cmd_interfaces(int argc, char **argv);
 int cmd_synth(int argc, char **argv);

@@ -25,6 +25,7 @@ struct ns_command {
 
 /* Sorted by name. */
 static const struct ns_command commands[] = {
+    {"devices", cmd_devices, "discover and identify medical devices from HL7 and DICOM traffic"},
     {"flows", cmd_flows, "one record per flow (5-tuple + VLAN) with counters and Community ID"},
     {"interfaces", cmd_interfaces, "list capture interfaces with their addresses"},
     {"synth", cmd_synth, "write a deterministic, realistic sample capture"},

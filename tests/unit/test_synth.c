@@ -317,14 +317,46 @@ static void test_synth_kinds_subset(void **state)
 }
 
 /* Truth: one line per flow, and the frame and byte counters add up to the file. */
+/*
+ * Device truth: one line per HL7 session and DICOM association, with the
+ * identifiers the generator put in (the UDI in PRT-10, the AE title).
+ */
+static void test_synth_truth_devices(void **state)
+{
+    (void)state;
+    struct out a = {0};
+    gen(&a, 3, 0, NS_SYNTH_KIND_BIT(NS_SYNTH_HL7) | NS_SYNTH_KIND_BIT(NS_SYNTH_DICOM), true);
+    assert_int_equal(a.rc, 0);
+    assert_int_equal(count_lines(a.truth, a.truth_len, "{\"type\":\"device\",\"kind\":\"hl7\""), 4);
+    assert_int_equal(count_lines(a.truth, a.truth_len, "{\"type\":\"device\",\"kind\":\"dicom\""),
+                     3);
+    assert_int_equal(
+        count_lines(a.truth, a.truth_len, "\"provenance\":\"HL7 PRT-10\",\"identifiers\""), 4);
+    assert_int_equal(count_lines(a.truth, a.truth_len,
+                                 "{\"value\":\"CT_REVO_01\",\"provenance\":"
+                                 "\"DICOM calling AE title\"}"),
+                     1);
+    assert_int_equal(
+        count_lines(a.truth, a.truth_len, "\"identifier\":\"MAGNETOM Vida\",\"provenance\":"), 1);
+    /* the pcap is the same with or without the truth */
+    struct out b = {0};
+    gen(&b, 3, 0, NS_SYNTH_KIND_BIT(NS_SYNTH_HL7) | NS_SYNTH_KIND_BIT(NS_SYNTH_DICOM), false);
+    assert_int_equal(a.pcap_len, b.pcap_len);
+    assert_memory_equal(a.pcap, b.pcap, a.pcap_len);
+    out_free(&a);
+    out_free(&b);
+}
+
 static void test_synth_truth_totals(void **state)
 {
     (void)state;
     struct out a = {0};
     gen(&a, 6, 0, 0, true);
     assert_int_equal(a.rc, 0);
-    assert_int_equal(count_lines(a.truth, a.truth_len, NULL), a.st.flows);
+    /* flow lines, plus one device line per HL7 session (4) and DICOM association (3) */
+    assert_int_equal(count_lines(a.truth, a.truth_len, NULL), a.st.flows + 7);
     assert_int_equal(count_lines(a.truth, a.truth_len, "{\"type\":\"flow\","), a.st.flows);
+    assert_int_equal(count_lines(a.truth, a.truth_len, "{\"type\":\"device\","), 7);
     uint64_t packets = 0;
     uint64_t bytes = 0;
     const char *s = a.truth;
@@ -334,6 +366,10 @@ static void test_synth_truth_totals(void **state)
     while (s < end) {
         const char *nl = memchr(s, '\n', (size_t)(end - s));
         assert_non_null(nl);
+        if (strncmp(s, "{\"type\":\"device\",", strlen("{\"type\":\"device\",")) == 0) {
+            s = nl + 1;
+            continue;
+        }
         for (int k = 0; k < 4; k++) {
             const char *at = memmem(s, (size_t)(nl - s), keys[k], strlen(keys[k]));
             assert_non_null(at);
@@ -390,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_synth_size),
         cmocka_unit_test(test_synth_kinds_subset),
         cmocka_unit_test(test_synth_truth_totals),
+        cmocka_unit_test(test_synth_truth_devices),
         cmocka_unit_test(test_synth_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -91,6 +91,7 @@ static void ctx_release(struct ns__synth_ctx *x)
     ns__synth_buf_release(&x->scratch);
     ns__synth_buf_release(&x->msg);
     ns__synth_buf_release(&x->msg2);
+    ns__synth_buf_release(&x->devices);
     for (int i = 0; i < NS__BODY_COUNT; i++) {
         ns__synth_buf_release(&x->body[i]);
     }
@@ -155,6 +156,28 @@ static int write_truth(FILE *fp, const struct ns__synth_flow *f)
     return n < 0 ? NS_EIO : 0;
 }
 
+int ns__synth_truth_device(struct ns__synth_ctx *x, const char *kind,
+                           const struct ns__synth_host *h, uint16_t connect_port,
+                           const char *const (*idents)[2], size_t n)
+{
+    char addr[64];
+    if (inet_ntop(h->ipver == 6 ? AF_INET6 : AF_INET, h->addr, addr, sizeof(addr)) == NULL) {
+        return NS_EINVAL;
+    }
+    int rc = ns__synth_buf_printf(
+        &x->devices,
+        "{\"type\":\"device\",\"kind\":\"%s\",\"ip_address\":\"%s\",\"mac_address\":"
+        "\"%02x:%02x:%02x:%02x:%02x:%02x\",\"connect_port_tcp\":%u,\"identifier\":\"%s\","
+        "\"provenance\":\"%s\",\"identifiers\":[",
+        kind, addr, h->mac[0], h->mac[1], h->mac[2], h->mac[3], h->mac[4], h->mac[5],
+        (unsigned)connect_port, n > 0 ? idents[0][1] : "", n > 0 ? idents[0][0] : "");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = ns__synth_buf_printf(&x->devices, "%s{\"value\":\"%s\",\"provenance\":\"%s\"}",
+                                  i > 0 ? "," : "", idents[i][1], idents[i][0]);
+    }
+    return rc == 0 ? ns__synth_buf_printf(&x->devices, "]}\n") : rc;
+}
+
 /*
  * Sort the round's frames, write them (through `out`, one fwrite per round)
  * and the truth of its flows. *last_ts is the time of the last frame
@@ -207,6 +230,11 @@ static int flush_round(struct ns__synth_ctx *x, struct ns__synth_buf *out, FILE 
     for (size_t i = 0; rc == 0 && truth != NULL && i < norder; i++) {
         rc = write_truth(truth, &x->fl[order[i]]);
     }
+    if (rc == 0 && truth != NULL && x->devices.len > 0 &&
+        fwrite(x->devices.p, 1, x->devices.len, truth) != x->devices.len) {
+        rc = NS_EIO;
+    }
+    x->devices.len = 0;
     st->rounds++;
     st->frames += x->nfr;
     st->flows += norder;
@@ -221,6 +249,7 @@ static int run_round(struct ns__synth_ctx *x, uint64_t t0)
     x->nfr = 0;
     x->nfl = 0;
     x->frames.len = 0;
+    x->devices.len = 0;
     x->err = 0;
     for (unsigned k = 0; k < NS_SYNTH_KIND_COUNT; k++) {
         uint64_t start = t0 + ns__synth_between(&x->rng, 0, 1500000);

@@ -526,6 +526,20 @@ static int association(struct ns__synth_ctx *x, const struct modality *m, unsign
     if (rc == 0) {
         rc = ns__synth_tcp_close(&c, 0);
     }
+    if (rc == 0) {
+        /* the requestor's identity: the model (most specific), its AE, the data sets' attributes */
+        const char *const idents[][2] = {{"DICOM (0008,1090) model name", m->model},
+                                         {"DICOM calling AE title", m->ae},
+                                         {"DICOM implementation class UID", m->impl_uid},
+                                         {"DICOM implementation version name", m->impl_version},
+                                         {"DICOM (0018,1000) device serial number", st.serial},
+                                         {"DICOM (0008,0070) manufacturer", m->manufacturer},
+                                         {"DICOM (0008,0060) modality", m->modality},
+                                         {"DICOM (0018,1020) software versions", m->software},
+                                         {"DICOM (0008,0080) institution name", "GENERAL HOSPITAL"},
+                                         {"DICOM (0008,1010) station name", m->station}};
+        rc = ns__synth_truth_device(x, "dicom", &cli, m->port, idents, NELEM(idents));
+    }
     return rc;
 }
 

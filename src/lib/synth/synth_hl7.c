@@ -317,6 +317,15 @@ static int session(struct ns__synth_ctx *x, const struct hl7_dev *dev, unsigned 
     if (rc == 0) {
         rc = ns__synth_tcp_close(&c, 0);
     }
+    if (rc == 0) {
+        /* what a device inventory must find: PRT-10 (the UDI, most specific) ... */
+        const char *const idents[][2] = {{"HL7 PRT-10", s.udi},
+                                         {"HL7 PRT-16", s.equip},
+                                         {"HL7 MSH-3", dev->app},
+                                         {"HL7 MSH-4", "ICU"},
+                                         {"HL7 OBX-18", s.equip}};
+        rc = ns__synth_truth_device(x, "hl7", &cli, dev->port, idents, NELEM(idents));
+    }
     return rc;
 }
 

@@ -149,6 +149,7 @@ struct ns__synth_ctx {
     struct ns__synth_buf msg;     /* one application message being built */
     struct ns__synth_buf msg2;
     struct ns__synth_buf body[NS__BODY_COUNT];
+    struct ns__synth_buf devices; /* truth lines of the round's devices (HL7, DICOM) */
 };
 
 /* Next ephemeral port (32768..60999), walking a permutation of the range. */
@@ -293,6 +294,19 @@ int ns__synth_kind_vlan(struct ns__synth_ctx *x, uint64_t t0);
 int ns__synth_kind_frag(struct ns__synth_ctx *x, uint64_t t0);
 int ns__synth_kind_retrans(struct ns__synth_ctx *x, uint64_t t0);
 int ns__synth_kind_scan(struct ns__synth_ctx *x, uint64_t t0);
+
+/*
+ * A truth line for a device of the round (written after the round's flows):
+ *   {"type":"device","kind":"hl7","ip_address":"10.30.1.23","mac_address":
+ *    "00:09:5c:..","connect_port_tcp":2575,"identifier":"..","provenance":
+ *    "HL7 PRT-10","identifiers":[{"value":"..","provenance":".."},...]}
+ * `idents` holds n (provenance, value) pairs, the device's most specific
+ * identifier first (a reader may find the others in another order). Provenance
+ * labels are those of devices.h. Values must not need JSON escaping.
+ */
+int ns__synth_truth_device(struct ns__synth_ctx *x, const char *kind,
+                           const struct ns__synth_host *h, uint16_t connect_port,
+                           const char *const (*idents)[2], size_t n);
 
 /* strftime of the UTC time `us` (microseconds since the epoch); "" if it does not fit. */
 void ns__synth_fmt_time(uint64_t us, const char *fmt, char *out, size_t size)
