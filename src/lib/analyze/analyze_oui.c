@@ -29,12 +29,12 @@
 #include "netsift/alloc.h"
 #include "netsift/rd.h"
 
-#define OUI_MAX_ROWS     1000000
-#define OUI_MAX_NAME     256
-#define OUI_MAX_FILE     (64u << 20) /* a registry file larger than 64 MiB is not one */
-#define OUI_MAX_FIELD    4096        /* longest CSV field we keep reading */
-#define OUI_NBITS        3           /* 24, 28, 36 */
-#define OUI_MAX_FIELDS   16
+#define OUI_MAX_ROWS   1000000
+#define OUI_MAX_NAME   256
+#define OUI_MAX_FILE   (64u << 20) /* a registry file larger than 64 MiB is not one */
+#define OUI_MAX_FIELD  4096        /* longest CSV field we keep reading */
+#define OUI_NBITS      3           /* 24, 28, 36 */
+#define OUI_MAX_FIELDS 16
 
 struct oui_row {
     uint64_t prefix; /* the assignment's value, right-aligned */
@@ -284,8 +284,8 @@ static bool oui_parse_hex(const char *s, size_t len, uint64_t *out)
     return true;
 }
 
-static int oui_parse(struct ns_oui *o, const char *csv, size_t len, unsigned bits,
-                     const char *name, struct ns_error *err)
+static int oui_parse(struct ns_oui *o, const char *csv, size_t len, unsigned bits, const char *name,
+                     struct ns_error *err)
 {
     struct ns_rd r;
     size_t line = 1;
@@ -294,8 +294,7 @@ static int oui_parse(struct ns_oui *o, const char *csv, size_t len, unsigned bit
     int rc = 0;
 
     if (bi < 0) {
-        return ns_error_set(err, NS_EINVAL, "%s: prefix length %u is not 24, 28 or 36", name,
-                            bits);
+        return ns_error_set(err, NS_EINVAL, "%s: prefix length %u is not 24, 28 or 36", name, bits);
     }
     fields = ns_malloc(OUI_MAX_FIELDS * sizeof(*fields));
     if (fields == NULL) {
@@ -309,8 +308,8 @@ static int oui_parse(struct ns_oui *o, const char *csv, size_t len, unsigned bit
             break;
         }
         if (nf < 0) {
-            rc = ns_error_set(err, NS_EMALFORMED, "%s: line %zu: quoted field never ends", name,
-                              at);
+            rc =
+                ns_error_set(err, NS_EMALFORMED, "%s: line %zu: quoted field never ends", name, at);
             goto out;
         }
         size_t s0 = 0;

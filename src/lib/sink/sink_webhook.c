@@ -315,7 +315,7 @@ int ns_webhook_new(struct ns_webhook **out, const struct ns_webhook_opts *opts,
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&w->cv, &ca);
     pthread_condattr_destroy(&ca);
-    w->closed = true; /* until the thread runs: free() must not wait for it */
+    w->closed = true; /* until the thread runs: freeing must not wait for it */
 
     w->caplast = 16;
     while (w->caplast < 2 * w->o.max_keys) {
