@@ -24,6 +24,7 @@ typedef int ns_cmd_fn(int argc, char **argv);
 
 int cmd_devices(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
+int cmd_hosts(int argc, char **argv);
 int cmd_interfaces(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 

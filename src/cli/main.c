@@ -27,6 +27,7 @@ struct ns_command {
 static const struct ns_command commands[] = {
     {"devices", cmd_devices, "discover and identify medical devices from HL7 and DICOM traffic"},
     {"flows", cmd_flows, "one record per flow (5-tuple + VLAN) with counters and Community ID"},
+    {"hosts", cmd_hosts, "per-host traffic, country / ASN, OS guess (p0f), scan and flood alerts"},
     {"interfaces", cmd_interfaces, "list capture interfaces with their addresses"},
     {"synth", cmd_synth, "write a deterministic, realistic sample capture"},
 };

@@ -86,8 +86,7 @@ static void test_oui_malformed(void **state)
     static const char bad_hex[] = "Registry,Assignment,Organization Name,Organization Address\n"
                                   "MA-L,0003B1,Fine,x\n"
                                   "MA-L,00G3B1,Bad,x\n";
-    assert_int_equal(ns_oui_load_buffer(&o, bad_hex, sizeof(bad_hex) - 1, 24, &err),
-                     NS_EMALFORMED);
+    assert_int_equal(ns_oui_load_buffer(&o, bad_hex, sizeof(bad_hex) - 1, 24, &err), NS_EMALFORMED);
     assert_null(o);
     assert_non_null(strstr(err.msg, "line 3"));
     assert_non_null(strstr(err.msg, "00G3B1"));
@@ -170,7 +169,7 @@ static void test_oui_ieee_data(void **state)
     assert_int_equal(rc, 0);
     assert_true(ns_oui_count(o) > 30000);
     static const uint8_t icu[6] = {0x00, 0x03, 0xb1, 0xb5, 0xb6, 0x48};
-    static const uint8_t vmw[6] = {0x00, 0x0c, 0x29, 0xb5, 0xb6, 0x48}; /* HL7-ORM sender */
+    static const uint8_t vmw[6] = {0x00, 0x0c, 0x29, 0xb5, 0xb6, 0x48};  /* HL7-ORM sender */
     static const uint8_t ma_s[6] = {0x70, 0xb3, 0xd5, 0xf2, 0xf0, 0x01}; /* oui36.csv row */
     assert_string_equal(ns_oui_lookup(o, icu), "ICU Medical, Inc.");
     assert_string_equal(ns_oui_lookup(o, vmw), "VMware, Inc.");
@@ -186,8 +185,8 @@ static void test_oui_ieee_data(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_oui_buffer_quoting),  cmocka_unit_test(test_oui_longest_prefix),
-        cmocka_unit_test(test_oui_malformed),       cmocka_unit_test(test_oui_alloc_failures),
+        cmocka_unit_test(test_oui_buffer_quoting), cmocka_unit_test(test_oui_longest_prefix),
+        cmocka_unit_test(test_oui_malformed),      cmocka_unit_test(test_oui_alloc_failures),
         cmocka_unit_test(test_oui_ieee_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
