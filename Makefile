@@ -49,8 +49,12 @@ lint:
 format:
 	@clang-format -i $(SOURCES)
 
+# Each benchmark prints its table and its ratios against the peer measured in
+# the same run; all share the 1 GiB corpora in /dev/shm/netsift-bench.
 bench: deps build
 	@bench/run.sh $(BUILD)
+	@bench/hosts.sh $(BUILD)
+	@bench/devices.sh $(BUILD)
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS on its seed corpus.
 fuzz: deps

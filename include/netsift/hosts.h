@@ -79,6 +79,23 @@ struct ns_host_counts {
     uint64_t bytes_recv;
 };
 
+/*
+ * The HTTP fingerprint of a host in one role (p0f [http:request] when it is
+ * the client, [http:response] when it is the server): the best match seen
+ * (exact over generic over none; the first one wins a tie).
+ */
+struct ns_host_http {
+    bool seen;
+    bool dishonest;          /* User-Agent / Server contradicts the match */
+    enum ns_p0f_match match; /* NS_P0F_EXACT, NS_P0F_GENERIC or NS_P0F_NONE */
+    const char *name;        /* label name (p0f database string), NULL when no match */
+    const char *flavor;      /* "" when none */
+    const char *class_;      /* "!" for applications, else an OS class */
+    const char *ua_os;       /* requests: the OS the User-Agent names, or NULL */
+    uint32_t messages;       /* messages fingerprinted in this role */
+    char *raw_sig;           /* p0f's raw_sig of the kept message; owned by the table */
+};
+
 struct ns_host {
     /* touched by every packet: kept together in the first two cache lines */
     struct ns_addr addr;
@@ -115,7 +132,8 @@ struct ns_host {
     struct ns_p0f_result os;
     uint32_t alerts_attacker; /* alerts naming this host as the attacker */
     uint32_t alerts_victim;
-    uint32_t alert_kinds; /* bit (1 << kind) of the alerts involving it */
+    uint32_t alert_kinds;        /* bit (1 << kind) of the alerts involving it */
+    struct ns_host_http http[2]; /* [0] as an HTTP server (responses), [1] as a client */
 };
 
 /* Per-country (or per-scope) sums. */
@@ -189,6 +207,17 @@ bool ns_hosts_wants_os(const struct ns_hosts *h, const struct ns_addr *a, bool s
 /* Offer a p0f result for the sender `a`; kept when it ranks above the current one. */
 void ns_hosts_offer_os(struct ns_hosts *h, const struct ns_addr *a, const struct ns_p0f_result *res,
                        bool syn);
+
+/*
+ * Offer the p0f result of one HTTP message sent by `a` (request: a is the
+ * client; else the server) and its raw signature (copied), seen at capture
+ * time ts_ns. Kept when it ranks above the one held. The host is added when
+ * unknown (stream data can come before the packet carrying it is counted).
+ * Returns 0 or NS_ENOMEM (the offer is dropped).
+ */
+int ns_hosts_offer_http(struct ns_hosts *h, const struct ns_addr *a,
+                        const struct ns_p0f_result *res, const char *raw_sig, bool request,
+                        uint64_t ts_ns);
 
 /* Note an alert of `kind` (a bit number < 32) naming `a` as attacker or victim. */
 void ns_hosts_note_alert(struct ns_hosts *h, const struct ns_addr *a, unsigned kind, bool attacker);

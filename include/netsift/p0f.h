@@ -93,4 +93,22 @@ const char *ns_p0f_label(const struct ns_p0f_result *res, char *buf, size_t size
 /* Fingerprint the headers of an HTTP request or response (from the HTTP parser). */
 int ns_p0f_http(const struct ns_p0f_db *db, const struct ns_http_msg *m, struct ns_p0f_result *res);
 
+/*
+ * p0f's raw_sig of an HTTP message (the "raw_sig=" of its "http request" /
+ * "http response" log lines; res->raw_sig is too short for it, so it has
+ * its own buffer): `ver:horder:habsent:sw`. ver is 1 for HTTP/1.1, else 0;
+ * horder lists the headers in order, "?Name" for the ones p0f treats as
+ * optional, "Name=[value]" for values it keeps (not for Host / User-Agent
+ * in requests, Date / Content-Type / Server in responses); habsent lists
+ * the common headers missing; sw is the User-Agent (request) or Server
+ * (response) value. Values are cut at the first control, non-ASCII or ']'
+ * byte (and '|' for header names the database knows) and at 200 bytes.
+ * db may be NULL (then only p0f's built-in header names are "known").
+ * Writes a NUL-terminated string into (buf, size); returns 0, NS_ELIMIT
+ * when it did not fit (cut, still terminated) or NS_EINVAL.
+ */
+#define NS_P0F_HTTP_SIG_MAX 8192
+int ns_p0f_http_sig(const struct ns_p0f_db *db, const struct ns_http_msg *m, char *buf,
+                    size_t size);
+
 #endif

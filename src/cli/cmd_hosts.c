@@ -28,7 +28,9 @@
 #include <unistd.h>
 
 #include "netsift/alloc.h"
+#include "netsift/dashboard.h"
 #include "netsift/geo.h"
+#include "netsift/http.h"
 #include "netsift/hosts.h"
 #include "netsift/jsonw.h"
 #include "netsift/oui.h"
@@ -36,13 +38,23 @@
 #include "netsift/pipeline.h"
 #include "netsift/scan.h"
 #include "netsift/sink.h"
+#include "netsift/tcp.h"
 
 #define HOSTS_MAX_GEOIP 8
+
+/*
+ * HTTP fingerprinting work per connection: the first HOSTS_HTTP_MAX_MSGS
+ * messages (both directions together) are fingerprinted, then parsing stops
+ * and no more bytes are fed. Headers are capped at 16 KiB per message.
+ */
+#define HOSTS_HTTP_MAX_MSGS   8
+#define HOSTS_HTTP_MAX_HEADER (16u * 1024u)
+#define HOSTS_HTTP_PROBE      8 /* bytes needed to recognise "OPTIONS " / "HTTP/1." */
 
 static const char hosts_usage[] =
     "usage: netsift hosts [-r FILE|DIR]... [-i IFACE] [--format text|json|csv] [--json]\n"
     "                     [--geoip FILE]... [--no-geoip] [--p0f FILE] [--no-p0f]\n"
-    "                     [--oui DIR] [--window SECONDS] [--max-hosts N]\n"
+    "                     [--oui DIR] [--html FILE] [--window SECONDS] [--max-hosts N]\n"
     "                     [--scan-window S] [--scan-ports N] [--scan-hosts N]\n"
     "                     [--flood-syns N] [--sweep-hosts N] [--udp-ports N]\n"
     "                     [--brute-failures N] [--stats] [-q] [-v] [BPF expression]\n";
@@ -67,6 +79,10 @@ static const char hosts_help[] =
     "  --p0f FILE           p0f v3 signatures (default /etc/p0f/p0f.fp if present)\n"
     "  --no-p0f             no OS fingerprinting\n"
     "  --oui DIR            IEEE registry CSVs (default /usr/share/ieee-data)\n"
+    "  --html FILE          also write a self-contained dashboard page (world\n"
+    "                       map, country charts, OS table, alerts, top talkers)\n"
+    "                       from the JSON records; with -i it is rewritten in\n"
+    "                       place every --window seconds (the recent window)\n"
     "  --window SECONDS     a summary of the hosts active in each window of\n"
     "                       capture time (default 10 with -i, off with -r)\n"
     "  --max-hosts N        hosts held at once (default 65536); the least\n"
@@ -105,6 +121,7 @@ enum {
     OPT_SWEEP_HOSTS,
     OPT_UDP_PORTS,
     OPT_BRUTE_FAILURES,
+    OPT_HTML,
 };
 
 static const struct option hosts_options[] = {
@@ -113,6 +130,7 @@ static const struct option hosts_options[] = {
     {"format", required_argument, NULL, OPT_FORMAT},
     {"geoip", required_argument, NULL, OPT_GEOIP},
     {"help", no_argument, NULL, 'h'},
+    {"html", required_argument, NULL, OPT_HTML},
     {"json", no_argument, NULL, OPT_JSON},
     {"max-hosts", required_argument, NULL, OPT_MAX_HOSTS},
     {"no-geoip", no_argument, NULL, OPT_NO_GEOIP},
@@ -153,10 +171,18 @@ struct hosts_ctx {
     struct ns_oui *oui;
     struct ns_p0f_db *p0f;
     bool live;
-    uint64_t window_ns; /* 0: no window summaries */
+    const char *html_path; /* --html FILE, or NULL */
+    int html_rc;           /* 0, or the first failure writing the page */
+    uint64_t window_ns;    /* 0: no window summaries */
     uint64_t win_start;
     uint64_t win_seq;
     uint64_t p0f_calls;
+    uint64_t http_msgs;     /* HTTP messages fingerprinted */
+    uint64_t http_conns;    /* connections recognised as HTTP */
+    uint64_t http_capped;   /* connections whose parsing stopped at HOSTS_HTTP_MAX_MSGS */
+    uint64_t http_too_many; /* messages with more than 32 headers: p0f skips them too */
+    uint64_t http_no_memory;
+    char *http_sig; /* NS_P0F_HTTP_SIG_MAX bytes: one raw signature */
     bool progress;
     bool progress_shown;
     int write_rc;
@@ -369,6 +395,30 @@ static void hosts_write_host_json(struct hosts_ctx *c, const struct ns_host *x, 
         }
         if (x->os.mtu != 0) {
             ns_jsonw_u64(&w, "mtu", x->os.mtu);
+        }
+        ns_jsonw_obj_end(&w);
+    }
+    if (x->http[0].seen || x->http[1].seen) {
+        ns_jsonw_obj_begin(&w, "http");
+        for (int r = 1; r >= 0; r--) {
+            const struct ns_host_http *hh = &x->http[r];
+            if (!hh->seen) {
+                continue;
+            }
+            ns_jsonw_obj_begin(&w, r == 1 ? "client" : "server");
+            if (hh->name != NULL) {
+                ns_jsonw_cstr(&w, "name", hh->name);
+                ns_jsonw_cstr(&w, "flavor", hh->flavor != NULL ? hh->flavor : "");
+                ns_jsonw_cstr(&w, "class", hh->class_ != NULL ? hh->class_ : "");
+            }
+            ns_jsonw_cstr(&w, "match", ns_p0f_match_name(hh->match));
+            ns_jsonw_bool(&w, "dishonest", hh->dishonest);
+            if (hh->ua_os != NULL) {
+                ns_jsonw_cstr(&w, "ua_os", hh->ua_os);
+            }
+            ns_jsonw_u64(&w, "messages", hh->messages);
+            ns_jsonw_cstr(&w, "raw_sig", hh->raw_sig != NULL ? hh->raw_sig : "");
+            ns_jsonw_obj_end(&w);
         }
         ns_jsonw_obj_end(&w);
     }
@@ -669,6 +719,37 @@ static int hosts_cmp_alert(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* The alerts raised so far that ended at or after min_end_ns, by start time. */
+static void hosts_write_alerts(struct hosts_ctx *c, uint64_t min_end_ns)
+{
+    size_t na = 0;
+    size_t n = 0;
+    const struct ns_scan_alert *al = ns_scan_alerts(c->scan, &na);
+    struct ns_scan_alert *sorted = ns_calloc(na > 0 ? na : 1, sizeof(*sorted));
+    if (sorted == NULL) {
+        c->write_rc = NS_ENOMEM;
+        return;
+    }
+    for (size_t i = 0; i < na; i++) {
+        if (al[i].end_ns >= min_end_ns) {
+            sorted[n++] = al[i];
+        }
+    }
+    qsort(sorted, n, sizeof(*sorted), hosts_cmp_alert);
+    if (c->fmt == NS_FMT_TEXT) {
+        fprintf(c->out, "\n%-16s %-26s %-40s %-40s %s\n", "ALERT", "START", "ATTACKER", "VICTIM",
+                "EVIDENCE");
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (c->fmt == NS_FMT_JSON) {
+            hosts_write_alert_json(c, &sorted[i]);
+        } else {
+            hosts_write_alert_text(c, &sorted[i]);
+        }
+    }
+    ns_free(sorted);
+}
+
 /* The whole report (or one window summary). */
 static void hosts_report(struct hosts_ctx *c, bool window)
 {
@@ -729,29 +810,7 @@ static void hosts_report(struct hosts_ctx *c, bool window)
         }
     }
     if (!window && c->fmt != NS_FMT_CSV) {
-        size_t na = 0;
-        const struct ns_scan_alert *al = ns_scan_alerts(c->scan, &na);
-        struct ns_scan_alert *sorted = ns_calloc(na > 0 ? na : 1, sizeof(*sorted));
-        if (sorted == NULL) {
-            c->write_rc = NS_ENOMEM;
-            goto out;
-        }
-        if (na > 0) {
-            memcpy(sorted, al, na * sizeof(*sorted));
-        }
-        qsort(sorted, na, sizeof(*sorted), hosts_cmp_alert);
-        if (c->fmt == NS_FMT_TEXT) {
-            fprintf(c->out, "\n%-16s %-26s %-40s %-40s %s\n", "ALERT", "START", "ATTACKER",
-                    "VICTIM", "EVIDENCE");
-        }
-        for (size_t i = 0; i < na; i++) {
-            if (c->fmt == NS_FMT_JSON) {
-                hosts_write_alert_json(c, &sorted[i]);
-            } else {
-                hosts_write_alert_text(c, &sorted[i]);
-            }
-        }
-        ns_free(sorted);
+        hosts_write_alerts(c, 0);
     }
     if (c->write_rc == 0 && ferror(c->out)) {
         c->write_rc = NS_EIO;
@@ -759,6 +818,358 @@ static void hosts_report(struct hosts_ctx *c, bool window)
 out:
     ns_free(list);
     ns_free(countries);
+}
+
+/*
+ * --html: the report's JSON Lines records (host, country, alert; for a
+ * window, its hosts and countries and the alerts that reached into it)
+ * rendered a second time into memory, then the page written to FILE.tmp,
+ * synced and renamed over FILE, so a reader never sees half a page.
+ */
+static int hosts_write_page(struct hosts_ctx *c, bool window)
+{
+    char *recs = NULL;
+    size_t len = 0;
+    char tmp[4096];
+    char title[128];
+    struct ns_error err;
+    FILE *fp = NULL;
+    int rc = 0;
+
+    ns_error_clear(&err);
+    FILE *mem = open_memstream(&recs, &len);
+    if (mem == NULL) {
+        ns_cli_error("cannot write '%s': out of memory", c->html_path);
+        return NS_ENOMEM;
+    }
+    FILE *saved_out = c->out;
+    enum ns_cli_format saved_fmt = c->fmt;
+    int saved_rc = c->write_rc;
+    c->out = mem;
+    c->fmt = NS_FMT_JSON;
+    c->write_rc = 0;
+    hosts_report(c, window);
+    if (window) {
+        hosts_write_alerts(c, c->win_start);
+    }
+    rc = c->write_rc;
+    c->out = saved_out;
+    c->fmt = saved_fmt;
+    c->write_rc = saved_rc;
+    if (fclose(mem) != 0 && rc == 0) {
+        rc = NS_ENOMEM;
+    }
+    if (rc != 0) {
+        ns_cli_error("cannot write '%s': %s", c->html_path, ns_strerror(rc));
+        goto out;
+    }
+    if (window) {
+        char t1[NS_SINK_TIME_SIZE];
+        snprintf(title, sizeof(title), "netsift hosts: window %llu from %s",
+                 (unsigned long long)c->win_seq, ns_sink_format_time(c->win_start, t1, sizeof(t1)));
+    } else {
+        snprintf(title, sizeof(title), "netsift hosts");
+    }
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp", c->html_path);
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        ns_cli_error("cannot write '%s': name too long", c->html_path);
+        rc = NS_EINVAL;
+        goto out;
+    }
+    fp = fopen(tmp, "w");
+    if (fp == NULL) {
+        ns_cli_error("cannot write '%s': %s", c->html_path, strerror(errno));
+        rc = NS_EIO;
+        goto out;
+    }
+    rc = ns_dashboard_write(fp, title, recs, len, &err);
+    if (rc != 0) {
+        ns_cli_error("cannot write '%s': %s", c->html_path,
+                     err.msg[0] != '\0' ? err.msg : ns_strerror(rc));
+        goto fail;
+    }
+    if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
+        ns_cli_error("cannot write '%s': %s", c->html_path, strerror(errno));
+        rc = NS_EIO;
+        goto fail;
+    }
+    int crc = fclose(fp);
+    fp = NULL;
+    if (crc != 0) {
+        ns_cli_error("cannot write '%s': %s", c->html_path, strerror(errno));
+        rc = NS_EIO;
+        goto fail;
+    }
+    if (rename(tmp, c->html_path) != 0) {
+        ns_cli_error("cannot write '%s': %s", c->html_path, strerror(errno));
+        rc = NS_EIO;
+        goto fail;
+    }
+    goto out;
+fail:
+    if (fp != NULL) {
+        fclose(fp);
+    }
+    unlink(tmp);
+out:
+    free(recs); /* lint: allow (open_memstream's buffer comes from libc) */
+    return rc;
+}
+
+/* --- HTTP fingerprints over reassembled TCP --------------------------------------- */
+
+enum { HTTP_DIR_PROBE = 0, HTTP_DIR_ON, HTTP_DIR_OFF };
+
+struct hosts_http_conn;
+
+struct hosts_http_dir {
+    struct hosts_http_conn *conn;
+    int dir;
+    uint8_t state; /* HTTP_DIR_... */
+    uint8_t kind;  /* enum ns_http_kind of the parser */
+    uint8_t nprobe;
+    uint8_t probe[HOSTS_HTTP_PROBE];
+    struct ns_http_parser *parser;
+};
+
+/* conn->app of a TCP connection while its HTTP is looked at (flow->app is the host table's). */
+struct hosts_http_conn {
+    struct hosts_ctx *c;
+    struct ns_addr addr[2]; /* the sender of each direction (0 = the flow's initiator) */
+    uint32_t msgs;
+    uint64_t ts_ns; /* capture time of the bytes being fed */
+    bool done;      /* stopped: the message cap, or neither side is HTTP */
+    struct hosts_http_dir d[2];
+};
+
+static const char *const hosts_http_methods[] = {
+    "GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE ", NULL,
+};
+
+/*
+ * What the first bytes of a direction say: 1 a request (a method and a
+ * space), 2 a response ("HTTP/1."), 0 not HTTP, -1 not enough bytes yet.
+ */
+static int hosts_http_classify(const uint8_t *b, size_t n)
+{
+    bool maybe = false;
+    for (size_t i = 0; hosts_http_methods[i] != NULL; i++) {
+        size_t l = strlen(hosts_http_methods[i]);
+        size_t k = n < l ? n : l;
+        if (memcmp(b, hosts_http_methods[i], k) == 0) {
+            if (n >= l) {
+                return 1;
+            }
+            maybe = true;
+        }
+    }
+    size_t k = n < 7 ? n : 7;
+    if (memcmp(b, "HTTP/1.", k) == 0) {
+        if (n >= 7) {
+            return 2;
+        }
+        maybe = true;
+    }
+    return maybe ? -1 : 0;
+}
+
+static void hosts_http_on_headers(void *ud, const struct ns_http_msg *m)
+{
+    struct hosts_http_dir *d = ud;
+    struct hosts_http_conn *hc = d->conn;
+    struct hosts_ctx *c = hc->c;
+    struct ns_p0f_result res;
+
+    if (hc->done) {
+        return;
+    }
+    if (++hc->msgs >= HOSTS_HTTP_MAX_MSGS) {
+        hc->done = true; /* the parsers are freed once the current feed returns */
+        c->http_capped++;
+    }
+    if (m->nheaders > 32) {
+        c->http_too_many++;
+        return;
+    }
+    c->http_msgs++;
+    if (ns_p0f_http(c->p0f, m, &res) != 0) {
+        return;
+    }
+    (void)ns_p0f_http_sig(c->p0f, m, c->http_sig, NS_P0F_HTTP_SIG_MAX);
+    if (ns_hosts_offer_http(c->hosts, &hc->addr[d->dir], &res, c->http_sig,
+                            m->kind == NS_HTTP_REQUEST, hc->ts_ns) != 0) {
+        c->http_no_memory++;
+    }
+}
+
+static void hosts_http_free_parsers(struct hosts_http_conn *hc)
+{
+    for (int i = 0; i < 2; i++) {
+        ns_http_parser_free(hc->d[i].parser);
+        hc->d[i].parser = NULL;
+        hc->d[i].state = HTTP_DIR_OFF;
+    }
+}
+
+static int hosts_http_parser(struct hosts_http_conn *hc, int dir, enum ns_http_kind kind)
+{
+    struct ns_http_opts o;
+    struct ns_http_callbacks cb;
+    ns_http_opts_init(&o);
+    o.max_header_bytes = HOSTS_HTTP_MAX_HEADER;
+    o.decode_content = false; /* only the headers matter; bodies are framed, not inflated */
+    o.max_body_bytes = 1;
+    memset(&cb, 0, sizeof(cb));
+    cb.on_headers = hosts_http_on_headers;
+    cb.ud = &hc->d[dir];
+    hc->d[dir].kind = (uint8_t)kind;
+    return ns_http_parser_new(&hc->d[dir].parser, kind, &o, &cb);
+}
+
+/* A direction turned out to be HTTP of `kind`: its parser, and the other side's, paired. */
+static int hosts_http_start(struct hosts_http_conn *hc, int dir, enum ns_http_kind kind)
+{
+    struct hosts_http_dir *d = &hc->d[dir];
+    struct hosts_http_dir *o = &hc->d[1 - dir];
+    if (d->parser == NULL && hosts_http_parser(hc, dir, kind) != 0) {
+        return NS_ENOMEM;
+    }
+    d->state = HTTP_DIR_ON;
+    if (o->parser == NULL && o->state != HTTP_DIR_OFF) {
+        enum ns_http_kind other = kind == NS_HTTP_REQUEST ? NS_HTTP_RESPONSE : NS_HTTP_REQUEST;
+        if (hosts_http_parser(hc, 1 - dir, other) != 0) {
+            return NS_ENOMEM;
+        }
+    }
+    if (o->parser != NULL) {
+        if (kind == NS_HTTP_REQUEST) {
+            ns_http_pair(d->parser, o->parser);
+        } else {
+            ns_http_pair(o->parser, d->parser);
+        }
+    }
+    return 0;
+}
+
+static void hosts_tcp_data(void *ud, struct ns_tcp_conn *tc, int dir, const uint8_t *data,
+                           size_t len, uint64_t ts_ns)
+{
+    struct hosts_ctx *c = ud;
+    struct hosts_http_conn *hc = tc->app;
+    if (len == 0) {
+        return;
+    }
+    if (hc == NULL) {
+        hc = ns_calloc(1, sizeof(*hc));
+        if (hc == NULL) {
+            c->http_no_memory++;
+            return;
+        }
+        hc->c = c;
+        ns_flow_endpoints(tc->flow, &hc->addr[0], NULL, &hc->addr[1], NULL);
+        for (int i = 0; i < 2; i++) {
+            hc->d[i].conn = hc;
+            hc->d[i].dir = i;
+        }
+        tc->app = hc;
+    }
+    struct hosts_http_dir *d = &hc->d[dir];
+    if (hc->done || d->state == HTTP_DIR_OFF) {
+        return;
+    }
+    hc->ts_ns = ts_ns;
+    if (d->state == HTTP_DIR_PROBE) {
+        size_t take = HOSTS_HTTP_PROBE - d->nprobe;
+        take = take < len ? take : len;
+        memcpy(d->probe + d->nprobe, data, take);
+        d->nprobe = (uint8_t)(d->nprobe + take);
+        int kind = hosts_http_classify(d->probe, d->nprobe);
+        if (kind < 0) {
+            return; /* the probe bytes are all there is: fed when decided */
+        }
+        enum ns_http_kind want = kind == 1 ? NS_HTTP_REQUEST : NS_HTTP_RESPONSE;
+        if (kind == 0 || (d->parser != NULL && d->kind != want)) {
+            /* not HTTP, or the same kind as the other side: leave this direction alone */
+            d->state = HTTP_DIR_OFF;
+            ns_http_parser_free(d->parser);
+            d->parser = NULL;
+            if (hc->d[1 - dir].state != HTTP_DIR_ON) {
+                hc->done = true;
+                hosts_http_free_parsers(hc);
+            }
+            return;
+        }
+        if (hc->d[1 - dir].state != HTTP_DIR_ON) {
+            c->http_conns++;
+        }
+        if (hosts_http_start(hc, dir, want) != 0) {
+            c->http_no_memory++;
+            hc->done = true;
+            hosts_http_free_parsers(hc);
+            return;
+        }
+        /* the probe bytes held before this chunk, then the chunk */
+        size_t held = d->nprobe - take;
+        if (held > 0) {
+            ns_http_feed(d->parser, d->probe, held);
+        }
+    }
+    if (!hc->done && d->parser != NULL) {
+        ns_http_feed(d->parser, data, len);
+    }
+    if (hc->done) {
+        hosts_http_free_parsers(hc);
+    }
+}
+
+static void hosts_tcp_gap(void *ud, struct ns_tcp_conn *tc, int dir, uint64_t len, uint64_t ts_ns)
+{
+    struct hosts_http_conn *hc = tc->app;
+    (void)ud;
+    (void)ts_ns;
+    if (hc == NULL || hc->done) {
+        return;
+    }
+    struct hosts_http_dir *d = &hc->d[dir];
+    if (d->state == HTTP_DIR_PROBE) {
+        d->state = HTTP_DIR_OFF; /* the first bytes are lost: no telling what this is */
+    } else if (d->parser != NULL) {
+        ns_http_gap(d->parser, len);
+    }
+}
+
+static void hosts_tcp_close(void *ud, struct ns_tcp_conn *tc, int dir, enum ns_tcp_close why,
+                            uint64_t ts_ns)
+{
+    struct hosts_http_conn *hc = tc->app;
+    (void)ud;
+    (void)why;
+    if (hc == NULL || hc->done) {
+        return;
+    }
+    struct hosts_http_dir *d = &hc->d[dir];
+    if (d->state == HTTP_DIR_PROBE && d->nprobe > 0) {
+        /* a direction shorter than the probe: a short request line cannot be HTTP anyway */
+        d->state = HTTP_DIR_OFF;
+    }
+    if (d->parser != NULL && d->state == HTTP_DIR_ON) {
+        hc->ts_ns = ts_ns;
+        ns_http_close(d->parser);
+    }
+    if (hc->done) {
+        hosts_http_free_parsers(hc);
+    }
+}
+
+static void hosts_tcp_conn_end(void *ud, struct ns_tcp_conn *tc)
+{
+    struct hosts_http_conn *hc = tc->app;
+    (void)ud;
+    if (hc != NULL) {
+        hosts_http_free_parsers(hc);
+        ns_free(hc);
+        tc->app = NULL;
+    }
 }
 
 /* --- pipeline callbacks --------------------------------------------------------------- */
@@ -793,6 +1204,9 @@ static void hosts_on_packet(void *ud, const struct ns_packet *p, struct ns_flow 
             hosts_clear_progress(c);
             hosts_report(c, true);
             fflush(c->out);
+            if (c->html_path != NULL && c->live && c->html_rc == 0) {
+                c->html_rc = hosts_write_page(c, true);
+            }
             ns_hosts_window(c->hosts);
             uint64_t n = (p->ts_ns - c->win_start) / c->window_ns;
             c->win_start += n * c->window_ns;
@@ -923,6 +1337,7 @@ static int hosts_default_geoip(struct hosts_ctx *c, int verbose)
 int cmd_hosts(int argc, char **argv)
 {
     struct ns_pipeline_opts po;
+    struct ns_tcp_reasm_opts topt;
     struct ns_scan_opts sopt;
     struct ns_hosts_opts hopt;
     struct ns_error err;
@@ -950,6 +1365,7 @@ int cmd_hosts(int argc, char **argv)
     char optname[64];
 
     memset(&po, 0, sizeof(po));
+    memset(&topt, 0, sizeof(topt));
     memset(&sopt, 0, sizeof(sopt));
     memset(&hopt, 0, sizeof(hopt));
     ctx = ns_calloc(1, sizeof(*ctx));
@@ -1015,6 +1431,13 @@ int cmd_hosts(int argc, char **argv)
             break;
         case OPT_OUI:
             oui_dir = optarg;
+            break;
+        case OPT_HTML:
+            if (optarg[0] == '\0') {
+                status = ns_cli_usage_error(hosts_usage, "empty --html file name");
+                goto out;
+            }
+            ctx->html_path = optarg;
             break;
         case OPT_WINDOW:
             if (!hosts_parse_seconds(optarg, &ctx->window_ns)) {
@@ -1171,6 +1594,21 @@ int cmd_hosts(int argc, char **argv)
     po.on_error = hosts_on_error;
     po.on_progress = hosts_on_progress;
     po.ud = ctx;
+    if (ctx->p0f != NULL) {
+        /* HTTP fingerprints: reassemble TCP, parse the first messages of HTTP connections */
+        ctx->http_sig = ns_malloc(NS_P0F_HTTP_SIG_MAX);
+        if (ctx->http_sig == NULL) {
+            ns_cli_error("out of memory");
+            status = NS_EXIT_FAILURE;
+            goto out;
+        }
+        topt.on_data = hosts_tcp_data;
+        topt.on_gap = hosts_tcp_gap;
+        topt.on_close = hosts_tcp_close;
+        topt.on_conn_end = hosts_tcp_conn_end;
+        topt.ud = ctx;
+        po.tcp = &topt;
+    }
     ctx->progress = !quiet && isatty(STDERR_FILENO);
     if (!isatty(STDOUT_FILENO)) {
         setvbuf(stdout, NULL, _IOFBF, 1u << 20);
@@ -1207,6 +1645,12 @@ int cmd_hosts(int argc, char **argv)
         }
     }
     hosts_report(ctx, false);
+    if (ctx->html_path != NULL && ctx->html_rc == 0) {
+        ctx->html_rc = hosts_write_page(ctx, false);
+    }
+    if (ctx->html_rc != 0) {
+        status = NS_EXIT_FAILURE;
+    }
 
     ns_pipeline_get_stats(ctx->pl, &st);
     struct ns_hosts_stats hs;
@@ -1226,6 +1670,11 @@ int cmd_hosts(int argc, char **argv)
             ns_jsonw_u64(&w, "hosts_no_memory", hs.no_memory);
             ns_jsonw_u64(&w, "packets", hs.packets);
             ns_jsonw_u64(&w, "p0f_fingerprints", ctx->p0f_calls);
+            ns_jsonw_u64(&w, "http_connections", ctx->http_conns);
+            ns_jsonw_u64(&w, "http_fingerprints", ctx->http_msgs);
+            ns_jsonw_u64(&w, "http_capped", ctx->http_capped);
+            ns_jsonw_u64(&w, "http_too_many_headers", ctx->http_too_many);
+            ns_jsonw_u64(&w, "http_no_memory", ctx->http_no_memory);
             ns_jsonw_u64(&w, "scan_attempts", ss.attempts);
             ns_jsonw_u64(&w, "scan_trackers_evicted", ss.trackers_evicted);
             ns_jsonw_u64(&w, "scan_sets_saturated", ss.sets_saturated);
@@ -1240,10 +1689,11 @@ int cmd_hosts(int argc, char **argv)
         } else {
             fflush(stdout);
             fprintf(stderr,
-                    "hosts: created %llu, active %llu, evicted %llu; p0f fingerprints %llu; "
-                    "flows checked for scans %llu, alerts %llu\n",
+                    "hosts: created %llu, active %llu, evicted %llu; p0f fingerprints %llu "
+                    "(http %llu in %llu connections); flows checked for scans %llu, alerts %llu\n",
                     (unsigned long long)hs.created, (unsigned long long)hs.active,
                     (unsigned long long)hs.evicted, (unsigned long long)ctx->p0f_calls,
+                    (unsigned long long)ctx->http_msgs, (unsigned long long)ctx->http_conns,
                     (unsigned long long)ss.attempts, (unsigned long long)ss.alerts);
             ns_sink_stats_text(stderr, &st);
         }
@@ -1270,6 +1720,7 @@ out:
         ns_geo_free(ctx->geo);
         ns_oui_free(ctx->oui);
         ns_p0f_free(ctx->p0f);
+        ns_free(ctx->http_sig);
     }
     ns_free(ctx);
     ns_free(bpf);

@@ -69,9 +69,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     m.version_minor = 1;
     m.headers = hs;
     m.nheaders = 3;
+    char sig[256];
     (void)ns_p0f_http(db, &m, &r);
+    (void)ns_p0f_http_sig(db, &m, sig, sizeof(sig)); /* header names known to this database */
     m.kind = NS_HTTP_RESPONSE;
     (void)ns_p0f_http(db, &m, &r);
+    (void)ns_p0f_http_sig(db, &m, sig, sizeof(sig));
     ns_p0f_free(db);
     return 0;
 }

@@ -705,6 +705,75 @@ static void test_http_request(void **state)
     ns_p0f_free(db);
 }
 
+/*
+ * Raw HTTP signatures in p0f's notation: the request is the first one of
+ * cs_http_google.pcapng (p0f 3.09b logs exactly this raw_sig for it).
+ */
+static void test_http_sig(void **state)
+{
+    (void)state;
+    struct ns_p0f_db *db = mini_db();
+    char buf[NS_P0F_HTTP_SIG_MAX];
+    static const struct ns_http_header rq[] = {
+        H("Host", "www.google.com"),
+        H("User-Agent", "Mozilla/5.0 (Windows; U; Windows NT 6.1; en-US; rv:1.9.1.7) "
+                        "Gecko/20091221 Firefox/3.5.7"),
+        H("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+        H("Accept-Language", "en-us,en;q=0.5"),
+        H("Accept-Encoding", "gzip,deflate"),
+        H("Accept-Charset", "ISO-8859-1,utf-8;q=0.7,*;q=0.7"),
+        H("Keep-Alive", "300"),
+        H("Connection", "keep-alive"),
+        H("Cookie", "PREF=ID=1"),
+    };
+    struct ns_http_msg m = req(rq, 9, 1);
+    assert_int_equal(ns_p0f_http_sig(db, &m, buf, sizeof(buf)), 0);
+    assert_string_equal(
+        buf, "1:Host,User-Agent,Accept=[text/html,application/xhtml+xml,application/xml;q=0.9,*/"
+             "*;q=0.8],Accept-Language=[en-us,en;q=0.5],Accept-Encoding=[gzip,deflate],Accept-"
+             "Charset=[ISO-8859-1,utf-8;q=0.7,*;q=0.7],Keep-Alive=[300],Connection=[keep-alive],"
+             "?Cookie::Mozilla/5.0 (Windows; U; Windows NT 6.1; en-US; rv:1.9.1.7) "
+             "Gecko/20091221 Firefox/3.5.7");
+
+    /* HTTP/1.0, missing common headers listed in p0f's order, ']' and a control byte cut a
+     * value, '|' cuts only the values of header names p0f knows, an empty value shows none */
+    static const struct ns_http_header r2[] = {H("Accept", "a|b]c"), H("X-Odd", "p|q]r"),
+                                               H("Connection", "x\x01y"), H("X-Empty", ""),
+                                               H("User-Agent", "Opera 7.11  [en]")};
+    m = req(r2, 5, 0);
+    assert_int_equal(ns_p0f_http_sig(db, &m, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "0:Accept=[a],X-Odd=[p|q],Connection=[x],X-Empty,User-Agent:Host,"
+                             "Accept-Encoding,Accept-Language,Accept-Charset,Keep-Alive:"
+                             "Opera 7.11  [en");
+
+    /* a response: Date / Content-Type / Server values hidden, optional headers marked */
+    static const struct ns_http_header rs[] = {H("Date", "Mon"), H("Server", "gws"),
+                                               H("Content-Length", "5"), H("Vary", "Accept"),
+                                               H("Content-Type", "text/html")};
+    m.kind = NS_HTTP_RESPONSE;
+    m.headers = rs;
+    m.nheaders = 5;
+    m.version_minor = 1;
+    assert_int_equal(ns_p0f_http_sig(db, &m, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "1:Date,Server,?Content-Length,?Vary,Content-Type:Connection,"
+                             "Keep-Alive,Accept-Ranges:gws");
+
+    /* values longer than 200 bytes are cut at 200; a short buffer is cut and terminated */
+    char longv[300];
+    memset(longv, 'v', sizeof(longv));
+    struct ns_http_header lh[1] = {{"X-Long", 6, longv, sizeof(longv)}};
+    m.headers = lh;
+    m.nheaders = 1;
+    assert_int_equal(ns_p0f_http_sig(NULL, &m, buf, sizeof(buf)), 0);
+    assert_int_equal(strlen(buf),
+                     2 + 6 + 2 + 200 + 1 + 1 + 53 + 1); /* "1:X-Long=[v...]:" + the 5 missing */
+    assert_int_equal(ns_p0f_http_sig(db, &m, buf, 10), NS_ELIMIT);
+    assert_string_equal(buf, "1:X-Long=");
+    assert_int_equal(ns_p0f_http_sig(db, NULL, buf, sizeof(buf)), NS_EINVAL);
+    assert_int_equal(ns_p0f_http_sig(db, &m, buf, 0), NS_EINVAL);
+    ns_p0f_free(db);
+}
+
 static void test_http_response(void **state)
 {
     (void)state;
@@ -799,6 +868,7 @@ int main(void)
         cmocka_unit_test(test_parser_oom),
         cmocka_unit_test(test_http_request),
         cmocka_unit_test(test_http_response),
+        cmocka_unit_test(test_http_sig),
         cmocka_unit_test(test_real_database),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

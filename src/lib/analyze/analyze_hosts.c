@@ -106,6 +106,10 @@ void ns_hosts_free(struct ns_hosts *h)
     if (h == NULL) {
         return;
     }
+    for (size_t i = 0; i < h->nslab; i++) {
+        ns_free(h->slab[i].http[0].raw_sig);
+        ns_free(h->slab[i].http[1].raw_sig);
+    }
     ns_free(h->slab);
     ns_free(h->index);
     ns_free(h);
@@ -256,6 +260,10 @@ static void hosts_evict_one(struct ns_hosts *h, uint32_t keep)
         hosts_index_delete(h, j);
     }
     hosts_lru_unlink(h, ix);
+    for (int r = 0; r < 2; r++) {
+        ns_free(x->http[r].raw_sig);
+        x->http[r].raw_sig = NULL;
+    }
     memset(&x->addr, 0, sizeof(x->addr)); /* a free slot matches no address (flow caches) */
     x->lru_next = h->free_head;
     h->free_head = ix;
@@ -747,6 +755,50 @@ void ns_hosts_offer_os(struct ns_hosts *h, const struct ns_addr *a, const struct
     x->os = *res;
     x->os_syn = syn;
     x->has_os = true;
+}
+
+static int hosts_http_rank(enum ns_p0f_match m)
+{
+    return m == NS_P0F_EXACT ? 2 : m == NS_P0F_GENERIC ? 1 : 0;
+}
+
+int ns_hosts_offer_http(struct ns_hosts *h, const struct ns_addr *a,
+                        const struct ns_p0f_result *res, const char *raw_sig, bool request,
+                        uint64_t ts_ns)
+{
+    if (res == NULL || a == NULL || a->family == 0) {
+        return 0;
+    }
+    struct ns_host *x = hosts_get(h, a, ts_ns, HOSTS_NONE);
+    if (x == NULL) {
+        return NS_ENOMEM;
+    }
+    struct ns_host_http *w = &x->http[request ? 1 : 0];
+    if (w->messages < UINT32_MAX) {
+        w->messages++;
+    }
+    if (w->seen && hosts_http_rank(res->match) <= hosts_http_rank(w->match)) {
+        return 0;
+    }
+    size_t n = raw_sig != NULL ? strlen(raw_sig) : 0;
+    char *copy = ns_malloc(n + 1);
+    if (copy == NULL) {
+        return NS_ENOMEM;
+    }
+    if (n > 0) {
+        memcpy(copy, raw_sig, n);
+    }
+    copy[n] = '\0';
+    ns_free(w->raw_sig);
+    w->raw_sig = copy;
+    w->seen = true;
+    w->dishonest = res->dishonest;
+    w->match = res->match;
+    w->name = res->os;
+    w->flavor = res->flavor != NULL ? res->flavor : "";
+    w->class_ = res->class_;
+    w->ua_os = res->ua_os;
+    return 0;
 }
 
 void ns_hosts_note_alert(struct ns_hosts *h, const struct ns_addr *a, unsigned kind, bool attacker)

@@ -702,3 +702,166 @@ int ns_p0f_http(const struct ns_p0f_db *db, const struct ns_http_msg *m, struct 
     }
     return 0;
 }
+
+/* ---- HTTP raw signature (p0f 3.09b fp_http.c dump_sig() output) ---- */
+
+#define HTTP_MAX_SHOW 200
+
+/* p0f config.h header lists: [0] responses, [1] requests. */
+static const char *const http_optional[2][13] = {
+    {"Set-Cookie", "Last-Modified", "ETag", "Content-Length", "Content-Disposition",
+     "Cache-Control", "Expires", "Pragma", "Location", "Refresh", "Content-Range", "Vary", NULL},
+    {"Cookie", "Referer", "Origin", "Range", "If-Modified-Since", "If-None-Match", "Via",
+     "X-Forwarded-For", "Authorization", "Proxy-Authorization", "Cache-Control", NULL},
+};
+static const char *const http_common[2][9] = {
+    {"Content-Type", "Connection", "Keep-Alive", "Accept-Ranges", "Date", NULL},
+    {"Host", "User-Agent", "Connection", "Accept", "Accept-Encoding", "Accept-Language",
+     "Accept-Charset", "Keep-Alive", NULL},
+};
+static const char *const http_skipval[2][4] = {
+    {"Date", "Content-Type", "Server", NULL},
+    {"Host", "User-Agent", NULL},
+};
+static const char *const http_builtin[] = {
+    "User-Agent", "Server", "Accept-Language", "Via", "X-Forwarded-For", "Date", NULL,
+};
+
+static bool http_in_list(const char *const *list, const char *name, size_t len)
+{
+    for (size_t i = 0; list[i] != NULL; i++) {
+        if (strlen(list[i]) == len && memcmp(list[i], name, len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool http_str_is(const char *s, const char *name, size_t len)
+{
+    return s != NULL && strlen(s) == len && memcmp(s, name, len) == 0;
+}
+
+/* Whether p0f has an ID for this header name: built in, in its lists, or named by a signature. */
+static bool http_known(const struct ns_p0f_db *db, const char *name, size_t len)
+{
+    if (http_in_list(http_builtin, name, len)) {
+        return true;
+    }
+    for (int d = 0; d < 2; d++) {
+        if (http_in_list(http_optional[d], name, len) || http_in_list(http_common[d], name, len) ||
+            http_in_list(http_skipval[d], name, len)) {
+            return true;
+        }
+    }
+    if (db == NULL) {
+        return false;
+    }
+    for (int d = 0; d < 2; d++) {
+        for (size_t i = 0; i < db->nhttp[d]; i++) {
+            const struct ns__p0f_http_sig *s = &db->http[d][i];
+            for (size_t k = 0; k < s->nhdr; k++) {
+                if (http_str_is(s->hdr[k].name, name, len)) {
+                    return true;
+                }
+            }
+            for (size_t k = 0; k < s->nmiss; k++) {
+                if (http_str_is(s->miss[k], name, len)) {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
+struct sigbuf {
+    char *buf;
+    size_t size;
+    size_t len;
+    bool cut;
+};
+
+static void sig_put(struct sigbuf *b, const char *s, size_t n)
+{
+    if (b->cut) {
+        return;
+    }
+    if (n >= b->size - b->len) {
+        n = b->size - b->len - 1;
+        b->cut = true;
+    }
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+}
+
+/* The shown part of a value: up to HTTP_MAX_SHOW printable ASCII bytes before ']' (and '|'). */
+static size_t sig_shown(const char *v, size_t len, bool stop_bar)
+{
+    size_t n = 0;
+    while (n < len && n < HTTP_MAX_SHOW) {
+        unsigned char ch = (unsigned char)v[n];
+        if (ch < 0x20 || ch >= 0x80 || ch == ']' || (stop_bar && ch == '|')) {
+            break;
+        }
+        n++;
+    }
+    return n;
+}
+
+int ns_p0f_http_sig(const struct ns_p0f_db *db, const struct ns_http_msg *m, char *buf, size_t size)
+{
+    if (m == NULL || buf == NULL || size == 0 || (m->nheaders > 0 && m->headers == NULL)) {
+        return NS_EINVAL;
+    }
+    struct sigbuf b = {buf, size, 0, false};
+    int dir = m->kind == NS_HTTP_REQUEST ? 1 : 0;
+    const char *swname = dir == 1 ? "User-Agent" : "Server";
+    const struct ns_http_header *sw = NULL;
+    buf[0] = '\0';
+    sig_put(&b, m->version_minor == 1 ? "1:" : "0:", 2);
+    for (size_t i = 0; i < m->nheaders; i++) {
+        const struct ns_http_header *h = &m->headers[i];
+        bool known = http_known(db, h->name, h->name_len);
+        bool optional = known && http_in_list(http_optional[dir], h->name, h->name_len);
+        bool show = h->value_len > 0 && !optional &&
+                    !(known && http_in_list(http_skipval[dir], h->name, h->name_len));
+        if (name_is(h, swname) && h->value_len > 0) {
+            sw = h; /* p0f keeps the last one */
+        }
+        if (i > 0) {
+            sig_put(&b, ",", 1);
+        }
+        if (optional) {
+            sig_put(&b, "?", 1);
+        }
+        sig_put(&b, h->name, h->name_len);
+        size_t n = show ? sig_shown(h->value, h->value_len, known) : 0;
+        if (n > 0) {
+            sig_put(&b, "=[", 2);
+            sig_put(&b, h->value, n);
+            sig_put(&b, "]", 1);
+        }
+    }
+    sig_put(&b, ":", 1);
+    bool had = false;
+    for (size_t c = 0; http_common[dir][c] != NULL; c++) {
+        bool present = false;
+        for (size_t i = 0; i < m->nheaders && !present; i++) {
+            present = name_is(&m->headers[i], http_common[dir][c]);
+        }
+        if (!present) {
+            if (had) {
+                sig_put(&b, ",", 1);
+            }
+            sig_put(&b, http_common[dir][c], strlen(http_common[dir][c]));
+            had = true;
+        }
+    }
+    sig_put(&b, ":", 1);
+    if (sw != NULL) {
+        sig_put(&b, sw->value, sig_shown(sw->value, sw->value_len, false));
+    }
+    return b.cut ? NS_ELIMIT : 0;
+}
