@@ -162,5 +162,13 @@ for f in "${corpora[@]}"; do
     ratio "flows peak RSS (MiB)" "${rss[flows]}" 256 le ""
     unset secs rss
 done
+
+# --- streams: `netsift streams` vs tcpflow (bench/streams.sh, issue 3) -------
+if command -v tcpflow >/dev/null 2>&1; then
+    bash "$HERE/streams.sh" "$BUILD" || status=1
+else
+    echo "bench: tcpflow not installed: streams benchmark skipped" >&2
+fi
+
 echo "bench: results in $RESULTS" >&2
 exit $status

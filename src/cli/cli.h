@@ -26,6 +26,7 @@ int cmd_devices(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
 int cmd_hosts(int argc, char **argv);
 int cmd_interfaces(int argc, char **argv);
+int cmd_streams(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 
 /* Parse "text", "json" or "csv"; false if unknown. */

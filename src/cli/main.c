@@ -29,6 +29,7 @@ static const struct ns_command commands[] = {
     {"flows", cmd_flows, "one record per flow (5-tuple + VLAN) with counters and Community ID"},
     {"hosts", cmd_hosts, "per-host traffic, country / ASN, OS guess (p0f), scan and flood alerts"},
     {"interfaces", cmd_interfaces, "list capture interfaces with their addresses"},
+    {"streams", cmd_streams, "reassemble TCP (and UDP) streams into files, HTTP bodies, DFXML"},
     {"synth", cmd_synth, "write a deterministic, realistic sample capture"},
 };
 
