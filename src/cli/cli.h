@@ -6,6 +6,7 @@
 #define NETSIFT_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Exit statuses, decided only here and in main.c. */
@@ -47,6 +48,28 @@ void ns_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * NULL when there are no words (or on allocation failure, with *oom set).
  */
 char *ns_cli_join_bpf(int argc, char **argv, int first, bool *oom);
+
+/* A progress line on stderr ("\r123 packets, 4.5 MiB"), drawn only when enabled. */
+struct ns_cli_progress {
+    bool enabled; /* stderr is a terminal and no -q */
+    bool shown;   /* a line is drawn and needs clearing */
+};
+
+void ns_cli_progress_show(struct ns_cli_progress *p, uint64_t frames, uint64_t bytes);
+/* Erase the progress line, if one is drawn (before any other stderr output). */
+void ns_cli_progress_clear(struct ns_cli_progress *p);
+
+/*
+ * The option getopt_long just rejected, as the user typed it ("--max-flows",
+ * "-r"), for "error: ..." messages: `opt` is optopt (or the option's value).
+ */
+void ns_cli_option_name(char *buf, size_t size, int opt, int argc, char **argv);
+
+/* A count in 1..max (suffixes as ns_cli_parse_size); false if invalid. */
+bool ns_cli_parse_count(const char *s, unsigned long long max, unsigned long long *out);
+
+/* A positive number of seconds (fractions allowed, at most 1e9) in nanoseconds. */
+bool ns_cli_parse_seconds(const char *s, uint64_t *ns);
 
 /* Parse a size such as "1G", "512M", "64k", "1000" (powers of 1024); false if invalid. */
 bool ns_cli_parse_size(const char *s, unsigned long long *out);

@@ -106,8 +106,7 @@ struct devices_ctx {
     FILE *csv;        /* --csv FILE, or NULL */
     bool live;        /* flush each record */
     bool header_done; /* CSV / text header on stdout written */
-    bool progress;
-    bool progress_shown;
+    struct ns_cli_progress progress;
     char *json;   /* DEVICES_JSON_BUF bytes */
     int write_rc; /* first failure of stdout */
     int csv_rc;   /* first failure of the CSV file */
@@ -116,10 +115,7 @@ struct devices_ctx {
 
 static void devices_clear_progress(struct devices_ctx *c)
 {
-    if (c->progress_shown) {
-        fputs("\r\033[K", stderr);
-        c->progress_shown = false;
-    }
+    ns_cli_progress_clear(&c->progress);
 }
 
 static void devices_on_record(void *ud, const struct ns_device *dv)
@@ -193,22 +189,10 @@ static void devices_on_error(void *ud, const struct ns_error *err)
 static void devices_on_progress(void *ud, uint64_t frames, uint64_t bytes)
 {
     struct devices_ctx *c = ud;
-    if (c->progress) {
+    if (c->progress.enabled) {
         fprintf(stderr, "\r%llu packets, %.1f MiB, %llu records", (unsigned long long)frames,
                 (double)bytes / (1024.0 * 1024.0), (unsigned long long)c->records);
-        c->progress_shown = true;
-    }
-}
-
-/* The option as the user typed it, for messages ("--csv", "-r"). */
-static void devices_bad_option(char *buf, size_t size, int opt, int argc, char **argv)
-{
-    const char *word = optind > 0 && optind <= argc ? argv[optind - 1] : "";
-    size_t n = strcspn(word, "=");
-    if (opt == 0 || opt >= 256 || strncmp(word, "--", 2) == 0) {
-        snprintf(buf, size, "%.*s", (int)n, word);
-    } else {
-        snprintf(buf, size, "-%c", opt);
+        c->progress.shown = true;
     }
 }
 
@@ -314,12 +298,12 @@ int cmd_devices(int argc, char **argv)
             oui_dir = optarg;
             break;
         case ':':
-            devices_bad_option(optname, sizeof(optname), optopt, argc, argv);
+            ns_cli_option_name(optname, sizeof(optname), optopt, argc, argv);
             status = ns_cli_usage_error(devices_usage, "option '%s' requires a value", optname);
             goto out;
         case '?':
         default:
-            devices_bad_option(optname, sizeof(optname), optopt, argc, argv);
+            ns_cli_option_name(optname, sizeof(optname), optopt, argc, argv);
             status = ns_cli_usage_error(devices_usage, "unknown option '%s'", optname);
             goto out;
         }
@@ -418,7 +402,7 @@ int cmd_devices(int argc, char **argv)
     po.on_progress = devices_on_progress;
     po.ud = &ctx;
     ctx.live = po.source.iface != NULL;
-    ctx.progress = !quiet && isatty(STDERR_FILENO);
+    ctx.progress.enabled = !quiet && isatty(STDERR_FILENO);
     if (!ctx.live && !isatty(STDOUT_FILENO)) {
         setvbuf(stdout, NULL, _IOFBF, 1u << 20);
     }

@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,9 +95,8 @@ static void flows_on_signal(int sig)
 struct flows_ctx {
     struct ns_sink_flow *sink;
     struct ns_pipeline *pl;
-    bool progress;       /* progress line on stderr */
-    bool progress_shown; /* a progress line needs clearing */
-    int write_rc;        /* first failure of the output */
+    struct ns_cli_progress progress;
+    int write_rc; /* first failure of the output */
 };
 
 static void flows_on_end(void *ud, struct ns_flow *f)
@@ -118,10 +116,7 @@ static void flows_on_end(void *ud, struct ns_flow *f)
 
 static void flows_clear_progress(struct flows_ctx *c)
 {
-    if (c->progress_shown) {
-        fputs("\r\033[K", stderr);
-        c->progress_shown = false;
-    }
+    ns_cli_progress_clear(&c->progress);
 }
 
 static void flows_on_error(void *ud, const struct ns_error *err)
@@ -133,56 +128,7 @@ static void flows_on_error(void *ud, const struct ns_error *err)
 static void flows_on_progress(void *ud, uint64_t frames, uint64_t bytes)
 {
     struct flows_ctx *c = ud;
-    if (c->progress) {
-        fprintf(stderr, "\r%llu packets, %.1f MiB", (unsigned long long)frames,
-                (double)bytes / (1024.0 * 1024.0));
-        c->progress_shown = true;
-    }
-}
-
-/* The option as the user typed it, for messages ("--max-flows", "-r"). */
-static void flows_bad_option(char *buf, size_t size, int opt, int argc, char **argv)
-{
-    const char *word = optind > 0 && optind <= argc ? argv[optind - 1] : "";
-    size_t n = strcspn(word, "=");
-    bool is_long = opt == 0 || opt >= 256;
-    if (!is_long && strncmp(word, "--", 2) == 0) {
-        /* a short-letter option reached through its long name ("--help=x") */
-        for (const struct option *o = flows_options; o->name != NULL; o++) {
-            if (o->val == opt && strlen(o->name) == n - 2 &&
-                strncmp(o->name, word + 2, n - 2) == 0) {
-                is_long = true;
-            }
-        }
-    }
-    if (is_long) {
-        snprintf(buf, size, "%.*s", (int)n, word);
-    } else {
-        snprintf(buf, size, "-%c", opt);
-    }
-}
-
-static bool parse_count(const char *s, unsigned long long max, unsigned long long *out)
-{
-    unsigned long long v = 0;
-    if (!ns_cli_parse_size(s, &v) || v == 0 || v > max) {
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-static bool parse_seconds(const char *s, uint64_t *ns)
-{
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    /* at most ~31 years, so the nanoseconds fit easily */
-    if (end == s || *end != '\0' || errno != 0 || !isfinite(v) || v <= 0 || v > 1e9) {
-        return false;
-    }
-    *ns = (uint64_t)(v * 1e9);
-    return *ns > 0;
+    ns_cli_progress_show(&c->progress, frames, bytes);
 }
 
 int cmd_flows(int argc, char **argv)
@@ -240,7 +186,7 @@ int cmd_flows(int argc, char **argv)
             status = NS_EXIT_OK;
             goto out;
         case 'B':
-            if (!parse_count(optarg, 1u << 20, &n)) {
+            if (!ns_cli_parse_count(optarg, 1u << 20, &n)) {
                 status = ns_cli_usage_error(flows_usage, "invalid -B value '%s'", optarg);
                 goto out;
             }
@@ -259,14 +205,14 @@ int cmd_flows(int argc, char **argv)
             stats = true;
             break;
         case OPT_MAX_FLOWS:
-            if (!parse_count(optarg, 1ULL << 32, &n)) {
+            if (!ns_cli_parse_count(optarg, 1ULL << 32, &n)) {
                 status = ns_cli_usage_error(flows_usage, "invalid --max-flows value '%s'", optarg);
                 goto out;
             }
             po.flow.max_flows = (size_t)n;
             break;
         case OPT_IDLE_TIMEOUT:
-            if (!parse_seconds(optarg, &po.flow.idle_timeout_ns)) {
+            if (!ns_cli_parse_seconds(optarg, &po.flow.idle_timeout_ns)) {
                 status =
                     ns_cli_usage_error(flows_usage, "invalid --idle-timeout value '%s'", optarg);
                 goto out;
@@ -277,12 +223,12 @@ int cmd_flows(int argc, char **argv)
             po.no_defrag = true;
             break;
         case ':':
-            flows_bad_option(optname, sizeof(optname), optopt, argc, argv);
+            ns_cli_option_name(optname, sizeof(optname), optopt, argc, argv);
             status = ns_cli_usage_error(flows_usage, "option '%s' requires a value", optname);
             goto out;
         case '?':
         default:
-            flows_bad_option(optname, sizeof(optname), optopt, argc, argv);
+            ns_cli_option_name(optname, sizeof(optname), optopt, argc, argv);
             if (optopt != 0 && strncmp(optname, "--", 2) == 0) {
                 /* a known long option given "=value" it does not take */
                 status = ns_cli_usage_error(flows_usage, "option '%s' takes no value", optname);
@@ -316,7 +262,7 @@ int cmd_flows(int argc, char **argv)
     po.on_error = flows_on_error;
     po.on_progress = flows_on_progress;
     po.ud = &ctx;
-    ctx.progress = !quiet && isatty(STDERR_FILENO);
+    ctx.progress.enabled = !quiet && isatty(STDERR_FILENO);
 
     if (!isatty(STDOUT_FILENO)) {
         setvbuf(stdout, NULL, _IOFBF, 1u << 20);

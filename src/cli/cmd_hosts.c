@@ -183,8 +183,7 @@ struct hosts_ctx {
     uint64_t http_too_many; /* messages with more than 32 headers: p0f skips them too */
     uint64_t http_no_memory;
     char *http_sig; /* NS_P0F_HTTP_SIG_MAX bytes: one raw signature */
-    bool progress;
-    bool progress_shown;
+    struct ns_cli_progress progress;
     int write_rc;
     char buf[16384]; /* one JSON line */
 };
@@ -193,10 +192,7 @@ struct hosts_ctx {
 
 static void hosts_clear_progress(struct hosts_ctx *c)
 {
-    if (c->progress_shown) {
-        fputs("\r\033[K", stderr);
-        c->progress_shown = false;
-    }
+    ns_cli_progress_clear(&c->progress);
 }
 
 static void hosts_emit(struct hosts_ctx *c, struct ns_jsonw *w)
@@ -1245,48 +1241,10 @@ static void hosts_on_error(void *ud, const struct ns_error *err)
 static void hosts_on_progress(void *ud, uint64_t frames, uint64_t bytes)
 {
     struct hosts_ctx *c = ud;
-    if (c->progress) {
-        fprintf(stderr, "\r%llu packets, %.1f MiB", (unsigned long long)frames,
-                (double)bytes / (1024.0 * 1024.0));
-        c->progress_shown = true;
-    }
+    ns_cli_progress_show(&c->progress, frames, bytes);
 }
 
 /* --- options ------------------------------------------------------------------------- */
-
-static void hosts_bad_option(char *buf, size_t size, int opt, int argc, char **argv)
-{
-    const char *word = optind > 0 && optind <= argc ? argv[optind - 1] : "";
-    size_t n = strcspn(word, "=");
-    bool is_long = opt == 0 || opt >= 256 || strncmp(word, "--", 2) == 0;
-    if (is_long) {
-        snprintf(buf, size, "%.*s", (int)n, word);
-    } else {
-        snprintf(buf, size, "-%c", opt);
-    }
-}
-
-static bool hosts_parse_count(const char *s, unsigned long long max, unsigned long long *out)
-{
-    unsigned long long v = 0;
-    if (!ns_cli_parse_size(s, &v) || v == 0 || v > max) {
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-static bool hosts_parse_seconds(const char *s, uint64_t *ns)
-{
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end != '\0' || errno != 0 || !isfinite(v) || v <= 0 || v > 1e9) {
-        return false;
-    }
-    *ns = (uint64_t)(v * 1e9);
-    return *ns > 0;
-}
 
 /* Default GeoIP directories, in search order; the first one with .mmdb files is used. */
 static int hosts_default_geoip(struct hosts_ctx *c, int verbose)
@@ -1440,21 +1398,21 @@ int cmd_hosts(int argc, char **argv)
             ctx->html_path = optarg;
             break;
         case OPT_WINDOW:
-            if (!hosts_parse_seconds(optarg, &ctx->window_ns)) {
+            if (!ns_cli_parse_seconds(optarg, &ctx->window_ns)) {
                 status = ns_cli_usage_error(hosts_usage, "invalid --window value '%s'", optarg);
                 goto out;
             }
             window_set = true;
             break;
         case OPT_SCAN_WINDOW:
-            if (!hosts_parse_seconds(optarg, &sopt.window_ns)) {
+            if (!ns_cli_parse_seconds(optarg, &sopt.window_ns)) {
                 status =
                     ns_cli_usage_error(hosts_usage, "invalid --scan-window value '%s'", optarg);
                 goto out;
             }
             break;
         case OPT_MAX_HOSTS:
-            if (!hosts_parse_count(optarg, 1ULL << 30, &n)) {
+            if (!ns_cli_parse_count(optarg, 1ULL << 30, &n)) {
                 status = ns_cli_usage_error(hosts_usage, "invalid --max-hosts value '%s'", optarg);
                 goto out;
             }
@@ -1479,18 +1437,18 @@ int cmd_hosts(int argc, char **argv)
             thr = &sopt.brute_failures;
             break;
         case ':':
-            hosts_bad_option(optname, sizeof(optname), optopt, argc, argv);
+            ns_cli_option_name(optname, sizeof(optname), optopt, argc, argv);
             status = ns_cli_usage_error(hosts_usage, "option '%s' requires a value", optname);
             goto out;
         case '?':
         default:
-            hosts_bad_option(optname, sizeof(optname), optopt, argc, argv);
+            ns_cli_option_name(optname, sizeof(optname), optopt, argc, argv);
             status = ns_cli_usage_error(hosts_usage, "unknown option '%s'", optname);
             goto out;
         }
         if (thr != NULL) {
-            if (!hosts_parse_count(optarg, UINT32_MAX, &n)) {
-                hosts_bad_option(optname, sizeof(optname), opt, argc, argv);
+            if (!ns_cli_parse_count(optarg, UINT32_MAX, &n)) {
+                ns_cli_option_name(optname, sizeof(optname), opt, argc, argv);
                 status = ns_cli_usage_error(hosts_usage, "invalid %s value '%s'", optname, optarg);
                 goto out;
             }
@@ -1609,7 +1567,7 @@ int cmd_hosts(int argc, char **argv)
         topt.ud = ctx;
         po.tcp = &topt;
     }
-    ctx->progress = !quiet && isatty(STDERR_FILENO);
+    ctx->progress.enabled = !quiet && isatty(STDERR_FILENO);
     if (!isatty(STDOUT_FILENO)) {
         setvbuf(stdout, NULL, _IOFBF, 1u << 20);
     }

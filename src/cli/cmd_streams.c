@@ -108,8 +108,7 @@ static void streams_on_signal(int sig)
 
 struct streams_ctx {
     struct ns_streams *s;
-    bool progress;
-    bool progress_shown;
+    struct ns_cli_progress progress;
 };
 
 static void streams_on_packet(void *ud, const struct ns_packet *p, struct ns_flow *flow, int dir)
@@ -126,10 +125,7 @@ static void streams_on_flow_end(void *ud, struct ns_flow *f)
 
 static void streams_clear_progress(struct streams_ctx *c)
 {
-    if (c->progress_shown) {
-        fputs("\r\033[K", stderr);
-        c->progress_shown = false;
-    }
+    ns_cli_progress_clear(&c->progress);
 }
 
 static void streams_on_error(void *ud, const struct ns_error *err)
@@ -141,23 +137,7 @@ static void streams_on_error(void *ud, const struct ns_error *err)
 static void streams_on_progress(void *ud, uint64_t frames, uint64_t bytes)
 {
     struct streams_ctx *c = ud;
-    if (c->progress) {
-        fprintf(stderr, "\r%llu packets, %.1f MiB", (unsigned long long)frames,
-                (double)bytes / (1024.0 * 1024.0));
-        c->progress_shown = true;
-    }
-}
-
-/* The option as the user typed it, for messages. */
-static void streams_bad_option(char *buf, size_t size, int opt, int argc, char **argv)
-{
-    const char *word = optind > 0 && optind <= argc ? argv[optind - 1] : "";
-    size_t n = strcspn(word, "=");
-    if (opt == 0 || opt >= 256 || strncmp(word, "--", 2) == 0) {
-        snprintf(buf, size, "%.*s", (int)n, word);
-    } else {
-        snprintf(buf, size, "-%c", opt);
-    }
+    ns_cli_progress_show(&c->progress, frames, bytes);
 }
 
 /* argv joined with spaces, for the DFXML report (NULL on allocation failure). */
@@ -315,12 +295,12 @@ int cmd_streams(int argc, char **argv)
             po.no_defrag = true;
             break;
         case ':':
-            streams_bad_option(optname, sizeof(optname), optopt, argc, argv);
+            ns_cli_option_name(optname, sizeof(optname), optopt, argc, argv);
             status = ns_cli_usage_error(streams_usage, "option '%s' requires a value", optname);
             goto out;
         case '?':
         default:
-            streams_bad_option(optname, sizeof(optname), optopt, argc, argv);
+            ns_cli_option_name(optname, sizeof(optname), optopt, argc, argv);
             status = ns_cli_usage_error(streams_usage, "unknown option '%s'", optname);
             goto out;
         }
@@ -416,7 +396,7 @@ int cmd_streams(int argc, char **argv)
     po.on_error = streams_on_error;
     po.on_progress = streams_on_progress;
     po.ud = &ctx;
-    ctx.progress = !quiet && isatty(STDERR_FILENO);
+    ctx.progress.enabled = !quiet && isatty(STDERR_FILENO);
 
     rc = ns_pipeline_new(&pl, &po, &err);
     if (rc != 0) {

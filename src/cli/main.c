@@ -6,6 +6,9 @@
  */
 #include "cli.h"
 
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +158,57 @@ bool ns_cli_parse_size(const char *s, unsigned long long *out)
     }
     *out = v * mul;
     return true;
+}
+
+void ns_cli_progress_show(struct ns_cli_progress *p, uint64_t frames, uint64_t bytes)
+{
+    if (p->enabled) {
+        fprintf(stderr, "\r%llu packets, %.1f MiB", (unsigned long long)frames,
+                (double)bytes / (1024.0 * 1024.0));
+        p->shown = true;
+    }
+}
+
+void ns_cli_progress_clear(struct ns_cli_progress *p)
+{
+    if (p->shown) {
+        fputs("\r\033[K", stderr);
+        p->shown = false;
+    }
+}
+
+void ns_cli_option_name(char *buf, size_t size, int opt, int argc, char **argv)
+{
+    const char *word = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+    size_t n = strcspn(word, "=");
+    if (opt == 0 || opt >= 256 || strncmp(word, "--", 2) == 0) {
+        snprintf(buf, size, "%.*s", (int)n, word);
+    } else {
+        snprintf(buf, size, "-%c", opt);
+    }
+}
+
+bool ns_cli_parse_count(const char *s, unsigned long long max, unsigned long long *out)
+{
+    unsigned long long v = 0;
+    if (!ns_cli_parse_size(s, &v) || v == 0 || v > max) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool ns_cli_parse_seconds(const char *s, uint64_t *ns)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    /* at most ~31 years, so the nanoseconds fit easily */
+    if (end == s || *end != '\0' || errno != 0 || !isfinite(v) || v <= 0 || v > 1e9) {
+        return false;
+    }
+    *ns = (uint64_t)(v * 1e9);
+    return *ns > 0;
 }
 
 int main(int argc, char **argv)
