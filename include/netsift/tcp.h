@@ -25,8 +25,9 @@
  *     hit, or when a direction's FIN/RST/end arrives with a hole in front of
  *     held data, the hole is reported as a gap of its size and delivery goes
  *     on after it: data already reassembled is never lost.
- *   - FIN (once the bytes before it were delivered), RST, or the end of the
- *     flow (timeout, eviction, end of input) close a direction exactly once.
+ *   - FIN (once the bytes before it were delivered), RST (of that
+ *     direction's sender), or the end of the flow (timeout, eviction, end
+ *     of input) close a direction exactly once.
  *   - A reused 4-tuple after a close is a new flow in the flow table, so a
  *     new connection here.
  *
@@ -42,8 +43,15 @@
  *     if holes remain, they are reported as gaps at RST or at the end of the
  *     flow, and the close reason is still NS_TCP_CLOSE_FIN. Bytes past a
  *     known FIN are dropped.
- *   - RST closes both directions with NS_TCP_CLOSE_RST, after delivering
- *     what each one holds (holes reported as gaps).
+ *   - A RST closes the direction of its sender with NS_TCP_CLOSE_RST,
+ *     after delivering what that direction holds (holes reported as gaps).
+ *     The other direction stays open: segments of it that arrive later
+ *     (sent before the peer saw the RST) are delivered as usual, under the
+ *     same out-of-order caps, until its own FIN or RST, or the end of the
+ *     flow (NS_TCP_CLOSE_END; the flow table ends a reset flow after its
+ *     closed timeout). Segments with payload of the RST's sender that
+ *     arrive after it (retransmissions) are dropped and counted
+ *     (`after_close`).
  *   - Snap-length cut segments (NS_PKT_F_SNAPPED): the captured bytes are
  *     delivered, the uncaptured tail is reported as a gap as soon as later
  *     bytes of the direction arrive (or at the FIN / end).
@@ -70,7 +78,7 @@
 
 enum ns_tcp_close {
     NS_TCP_CLOSE_FIN = 1, /* FIN seen and every byte before it delivered (or gapped) */
-    NS_TCP_CLOSE_RST,     /* RST seen */
+    NS_TCP_CLOSE_RST,     /* RST seen from this direction's sender */
     NS_TCP_CLOSE_END,     /* the flow ended (timeout, eviction, end of input) without FIN/RST */
 };
 

@@ -27,9 +27,6 @@ reason class, computed from evidence rather than from a list of names:
   tcpflow-after-close  a tcpflow-only cN file of a few bytes sent after that
                        side's FIN (keep-alive probes): tcpflow starts a new
                        connection, netsift counts them as retransmissions
-  rst-policy           netsift's stream ends where the first RST of the
-                       connection was seen (the reassembler closes both
-                       directions on RST); tcpflow keeps later bytes
   midstream-before-first  a connection picked up without SYN whose first
                        segment seen is not its lowest: netsift starts at the
                        first segment seen (tcp.h), tcpflow places the
@@ -195,9 +192,9 @@ def classify(name, base, t, n, ev, pads, tf, ns, tf_rc, max_gap, truth):
             and len(t) <= PAD_MAX:
         return "tcpflow-after-close"
     # netsift must agree with the independent rebuild, whatever tcpflow did
+    # (a RST closes only its sender's direction, so the peer's bytes after
+    # it are in both: a stream cut at a RST is a failure)
     if n is not None and ev is not None and n != ev.data and ev.holes == 0:
-        if ev.rst_end is not None and n == ev.data[:ev.rst_end]:
-            return "rst-policy"
         return None
     if ev is not None and ev.fragmented:
         return "ip-fragments"

@@ -28,9 +28,11 @@
  *
  * Checked: every data and gap callback is non-empty and comes before its
  * direction's close; a gap is never NS_TCP_MAX_JUMP bytes or more; each
- * direction closes exactly once per connection; the connection's counters
- * equal what the callbacks saw (delivered and gap bytes); the stats agree
- * with the callbacks; held bytes stay under both caps and are 0 at the end.
+ * direction closes exactly once per connection; a segment closes at most
+ * its own direction (FIN or RST of its sender: a RST never closes the
+ * peer's direction); the connection's counters equal what the callbacks saw
+ * (delivered and gap bytes); the stats agree with the callbacks; held bytes
+ * stay under both caps and are 0 at the end.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -51,6 +53,8 @@ struct fz {
     uint64_t all_data;
     uint64_t all_gap;
     uint64_t conn_ends;
+    int seg_flow; /* flow and direction of the segment being fed, or -1 */
+    int seg_dir;
     uint8_t sink;
 };
 
@@ -103,6 +107,9 @@ static void fz_close(void *ud, struct ns_tcp_conn *c, int dir, enum ns_tcp_close
     }
     if (++z->closes[f][dir] != 1) {
         abort();
+    }
+    if (z->seg_flow >= 0 && (f != z->seg_flow || dir != z->seg_dir)) {
+        abort(); /* a segment closed another direction than its own */
     }
 }
 
@@ -158,6 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     memset(&z, 0, sizeof(z));
+    z.seg_flow = -1;
     z.flows[0].key.proto = NS_IPPROTO_TCP;
     z.flows[1].key.proto = NS_IPPROTO_TCP;
     struct ns_tcp_reasm_opts o = {
@@ -209,7 +217,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             p.flags |= NS_PKT_F_SNAPPED;
             p.payload_wire_len = (uint32_t)len + extra;
         }
+        z.seg_flow = f;
+        z.seg_dir = dir;
         int rc = ns_tcp_segment(t, &z.flows[f], dir, &p);
+        z.seg_flow = -1;
         if (rc != 0) {
             abort(); /* only NS_ENOMEM is possible, and nothing fails here */
         }

@@ -1,10 +1,11 @@
 /*
  * test_tcp.c - TCP stream reassembly (tcp.h, RFC 9293 section 3.4 sequence
  * numbers): handshake, every arrival order, duplicates, overlaps under the
- * "first wins" policy, wrap-around, lost segments, FIN / RST / end of flow,
- * mid-stream pick-up, SYN with data, both caps, hostile sequence jumps,
- * snap-length cut segments, two directions interleaved, and a run that fails
- * each allocation in turn.
+ * "first wins" policy, wrap-around, lost segments, FIN / RST / end of flow
+ * (a RST closes its sender's direction only: the peer's later bytes are
+ * delivered, the sender's later segments counted), mid-stream pick-up, SYN
+ * with data, both caps, hostile sequence jumps, snap-length cut segments,
+ * two directions interleaved, and a run that fails each allocation in turn.
  *
  * Segments are built directly as struct ns_packet values the way the decoder
  * leaves them (NS_PKT_F_HAS_L4, proto 6, seq, flags, payload view). What the
@@ -367,6 +368,11 @@ static void test_tcp_lost_before_fin(void **state)
     assert_string_equal(r.out[0][0], "aaa[gap 6][fin]");
 }
 
+/*
+ * A RST closes its sender's direction only (after flushing it with its
+ * holes as gaps): bytes the peer sent before it saw the RST arrive later and
+ * are delivered, up to the peer's own FIN.
+ */
 static void test_tcp_rst(void **state)
 {
     (void)state;
@@ -376,20 +382,101 @@ static void test_tcp_rst(void **state)
     assert_int_equal(seg(t, &r, 0, 0, ACK, 1001, "abc"), 0);
     assert_int_equal(seg(t, &r, 0, 0, ACK, 1007, "ghi"), 0); /* held behind a hole of 3 */
     assert_int_equal(seg(t, &r, 0, 1, ACK, 5001, "xy"), 0);
-    assert_int_equal(seg(t, &r, 0, 1, RST | ACK, 5003, NULL), 0);
+    assert_int_equal(seg(t, &r, 0, 0, RST | ACK, 1010, NULL), 0);
     assert_string_equal(r.out[0][0], "abc[gap 3]ghi[rst]");
-    assert_string_equal(r.out[0][1], "xy[rst]");
+    assert_string_equal(r.out[0][1], "xy");
+    assert_int_equal(r.closes[0][1], 0);
     assert_int_equal(ns_tcp_held_bytes(t), 0);
-    /* data after the reset is dropped */
-    assert_int_equal(seg(t, &r, 0, 0, ACK, 1010, "late"), 0);
-    assert_int_equal(ns_tcp_stats(t)->after_close, 1);
+    /* the server's bytes sent before it saw the RST: delivered */
+    assert_int_equal(seg(t, &r, 0, 1, ACK, 5006, "late"), 0); /* held behind a hole of 3 */
+    assert_int_equal(ns_tcp_held_bytes(t), 4);
+    assert_int_equal(seg(t, &r, 0, 1, ACK, 5003, "z12"), 0);
+    assert_string_equal(r.out[0][1], "xyz12late");
+    assert_int_equal(ns_tcp_held_bytes(t), 0);
+    assert_int_equal(seg(t, &r, 0, 1, FIN | ACK, 5010, NULL), 0);
+    assert_string_equal(r.out[0][1], "xyz12late[fin]");
+    const struct ns_tcp_stats *st = ns_tcp_stats(t);
+    assert_int_equal(st->after_close, 0);
+    assert_int_equal(st->bytes, 15);
+    const struct ns_tcp_conn *c = r.flows[0].user;
+    assert_int_equal(c->close_reason[0], NS_TCP_CLOSE_RST);
+    assert_int_equal(c->close_reason[1], NS_TCP_CLOSE_FIN);
+    assert_int_equal(c->delivered[1], 9);
     ns_tcp_flow_end(t, &r.flows[0]);
     assert_string_equal(r.out[0][0], "abc[gap 3]ghi[rst]");
+    assert_string_equal(r.out[0][1], "xyz12late[fin]");
     assert_int_equal(r.conn_ends[0], 1);
     end_and_free(t, &r);
 }
 
-/* A RST from a side that already closed with FIN ends the other side too. */
+/*
+ * RST from both sides, each closing its own direction; the peer's
+ * direction stays under its out-of-order cap (4 bytes here) in between.
+ */
+static void test_tcp_rst_both(void **state)
+{
+    (void)state;
+    struct rec r;
+    struct ns_tcp *t = mk_tcp(&r, 4, 0);
+    handshake(t, &r, 0);
+    assert_int_equal(seg(t, &r, 0, 0, ACK, 1001, "req"), 0);
+    assert_int_equal(seg(t, &r, 0, 0, RST, 1004, NULL), 0);
+    assert_string_equal(r.out[0][0], "req[rst]");
+    assert_int_equal(seg(t, &r, 0, 1, ACK, 5006, "fgh"), 0);   /* held: 3 bytes */
+    assert_int_equal(seg(t, &r, 0, 1, ACK, 5009, "ijklm"), 0); /* 8 > 4: the hole is a gap */
+    assert_int_equal(ns_tcp_stats(t)->cap_per_dir, 1);
+    assert_string_equal(r.out[0][1], "[gap 5]fghijklm");
+    assert_int_equal(seg(t, &r, 0, 1, ACK, 5016, "op"), 0); /* held behind a hole of 2 */
+    assert_int_equal(ns_tcp_held_bytes(t), 2);
+    assert_int_equal(seg(t, &r, 0, 1, RST | ACK, 5018, NULL), 0);
+    assert_string_equal(r.out[0][1], "[gap 5]fghijklm[gap 2]op[rst]");
+    assert_int_equal(ns_tcp_held_bytes(t), 0);
+    /* more RSTs and data from either side: counted, nothing delivered or closed again */
+    assert_int_equal(seg(t, &r, 0, 0, RST | ACK, 1004, "x"), 0);
+    assert_int_equal(seg(t, &r, 0, 1, RST, 5018, NULL), 0);
+    assert_int_equal(ns_tcp_stats(t)->after_close, 1);
+    ns_tcp_flow_end(t, &r.flows[0]);
+    assert_int_equal(r.closes[0][0], 1);
+    assert_int_equal(r.closes[0][1], 1);
+    assert_int_equal(r.conn_ends[0], 1);
+    assert_string_equal(r.out[0][0], "req[rst]");
+    assert_string_equal(r.out[0][1], "[gap 5]fghijklm[gap 2]op[rst]");
+    end_and_free(t, &r);
+}
+
+/*
+ * Segments of the RST's sender that arrive after it (retransmissions, data
+ * past the RST) are counted as after_close and not delivered; the peer's
+ * direction ends with the flow.
+ */
+static void test_tcp_rst_then_retransmission(void **state)
+{
+    (void)state;
+    struct rec r;
+    struct ns_tcp *t = mk_tcp(&r, 0, 0);
+    handshake(t, &r, 0);
+    assert_int_equal(seg(t, &r, 0, 0, ACK, 1001, "abc"), 0);
+    assert_int_equal(seg(t, &r, 0, 0, RST | ACK, 1004, NULL), 0);
+    assert_int_equal(seg(t, &r, 0, 0, ACK, 1001, "abc"), 0);  /* retransmitted */
+    assert_int_equal(seg(t, &r, 0, 0, ACK, 1004, "more"), 0); /* past the RST */
+    const struct ns_tcp_stats *st = ns_tcp_stats(t);
+    assert_int_equal(st->after_close, 2);
+    assert_int_equal(st->retransmitted, 0);
+    assert_int_equal(st->segments, 3);
+    assert_int_equal(ns_tcp_held_bytes(t), 0);
+    assert_string_equal(r.out[0][0], "abc[rst]");
+    const struct ns_tcp_conn *c = r.flows[0].user;
+    assert_int_equal(c->delivered[0], 3);
+    assert_int_equal(c->segments[0], 3);
+    assert_false(c->closed[1]);
+    assert_int_equal(seg(t, &r, 0, 1, ACK, 5001, "resp"), 0);
+    ns_tcp_flow_end(t, &r.flows[0]);
+    assert_string_equal(r.out[0][0], "abc[rst]");
+    assert_string_equal(r.out[0][1], "resp[end]");
+    end_and_free(t, &r);
+}
+
+/* A RST from a side that already closed with FIN leaves the other side open. */
 static void test_tcp_rst_after_fin(void **state)
 {
     (void)state;
@@ -400,8 +487,11 @@ static void test_tcp_rst_after_fin(void **state)
     assert_int_equal(seg(t, &r, 0, 1, ACK, 5001, "ok"), 0);
     assert_int_equal(seg(t, &r, 0, 0, RST, 1005, NULL), 0);
     assert_string_equal(r.out[0][0], "bye[fin]");
-    assert_string_equal(r.out[0][1], "ok[rst]");
+    assert_string_equal(r.out[0][1], "ok");
+    assert_int_equal(seg(t, &r, 0, 1, ACK, 5003, "!"), 0);
     end_and_free(t, &r);
+    assert_string_equal(r.out[0][0], "bye[fin]");
+    assert_string_equal(r.out[0][1], "ok![end]");
 }
 
 static void test_tcp_midstream(void **state)
@@ -755,6 +845,8 @@ int main(void)
         cmocka_unit_test(test_tcp_lost_segment),
         cmocka_unit_test(test_tcp_lost_before_fin),
         cmocka_unit_test(test_tcp_rst),
+        cmocka_unit_test(test_tcp_rst_both),
+        cmocka_unit_test(test_tcp_rst_then_retransmission),
         cmocka_unit_test(test_tcp_rst_after_fin),
         cmocka_unit_test(test_tcp_midstream),
         cmocka_unit_test(test_tcp_syn_with_data),

@@ -36,6 +36,9 @@
  * allocations besides the per-connection state. When a held segment
  * overlaps new bytes, the held bytes win ("first wins") and differing bytes
  * are counted as conflicts.
+ *
+ * A RST closes only its sender's direction; the peer's direction stays open
+ * (under the same caps) until its own FIN or RST or the end of the flow.
  */
 #include "netsift/tcp.h"
 
@@ -571,11 +574,7 @@ int ns_tcp_segment(struct ns_tcp *t, struct ns_flow *flow, int dir, const struct
         if (span > 0) {
             t->stats.after_close++;
         }
-        if (fl & NS_TCP_RST) {
-            /* the connection is dead: the other direction ends too */
-            tcp_finish(t, c, 1 - dir, NS_TCP_CLOSE_RST, p->ts_ns);
-        }
-        return 0;
+        return 0; /* a RST here changes nothing: it only ever closes its own direction */
     }
     if (fl & NS_TCP_SYN) {
         c->pub.syn_seen[dir] = true;
@@ -611,8 +610,11 @@ int ns_tcp_segment(struct ns_tcp *t, struct ns_flow *flow, int dir, const struct
         if (off > 0 && (uint32_t)off > NS_TCP_MAX_JUMP) {
             t->stats.seq_jumps++;
         } else {
+            /*
+             * Only the sender's direction ends: what the peer sent before it
+             * saw the RST is still on its way and is real traffic.
+             */
             tcp_finish(t, c, dir, NS_TCP_CLOSE_RST, ts);
-            tcp_finish(t, c, 1 - dir, NS_TCP_CLOSE_RST, ts);
         }
     }
     tcp_check_fin(t, c, dir, ts);
