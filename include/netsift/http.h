@@ -29,6 +29,30 @@
  * marked truncated, the parser keeps framing the stream), chunk-size line
  * length. A violation is reported as NS_EMALFORMED with a reason; the parser
  * then resynchronises on the next start line.
+ *
+ * Field lines: "name: value". Whitespace between the name and the colon
+ * ("Access-Control-Allow-Credentials : true") is accepted in requests and
+ * responses alike, stripped from the name and counted (ws_before_colon):
+ * RFC 9112 section 5.1 has a server reject such a request and a proxy strip
+ * it from a response, but an observer must not lose the message.
+ *
+ * Memory: the caps are limits, not allocations. A new parser holds its own
+ * struct (about 0.4 KiB) and, for a response parser, the method queue
+ * (max_pending bytes). The header buffer is allocated at the first byte of a
+ * header block (512 bytes, or max_header_bytes if smaller) and doubled as
+ * needed up to max_header_bytes; the header array is allocated when a block
+ * is complete (8 entries, doubled up to max_headers). When a header block is
+ * done with (reported, malformed or abandoned) a buffer grown past 512 bytes
+ * and an array grown past 8 entries are freed. The inflater (zlib state
+ * about 7 KiB, its 32 KiB window and a 16 KiB output buffer) exists only
+ * from the headers of a gzip / deflate message to its end. So a parser at
+ * rest (between messages, or in a body that is not decoded) holds at most
+ * its struct + 512 + 8 * sizeof(struct ns_http_header) + max_pending bytes:
+ * about 1.2 KiB with the default options. ns_http_parser_mem() tells the
+ * exact figure. If an allocation fails (NS_ENOMEM) the header block is
+ * dropped (stats dropped and nomem; the parser skips to the next start line)
+ * or the body stops being decoded (NS_HTTP_END_DECODE_ERR, stat nomem):
+ * feeding goes on, nothing is fatal.
  */
 #ifndef NETSIFT_HTTP_H
 #define NETSIFT_HTTP_H
@@ -124,15 +148,30 @@ struct ns_http_stats {
     uint64_t decode_errors;    /* messages ended with NS_HTTP_END_DECODE_ERR */
     uint64_t resyncs;          /* times the parser started skipping to the next start line */
     uint64_t tunnels;          /* CONNECT / 101 switches: the rest of the stream was ignored */
-    uint64_t dropped;          /* partial header blocks abandoned at a gap or at the close */
+    uint64_t dropped;          /* header blocks abandoned: at a gap, at the close, no memory */
     uint64_t pending_overflow; /* request methods not queued: the response queue was full */
+    uint64_t ws_before_colon;  /* field lines of reported messages with SP / HTAB before ':' */
+    uint64_t nomem;            /* failed allocations: a header block dropped, decoding stopped */
 };
 
 struct ns_http_parser;
 
+/*
+ * Create a parser for one direction. opts may be NULL (defaults); cb is
+ * copied. Returns 0 or NS_ENOMEM (*out is then NULL). Only the struct and,
+ * for a response parser, the method queue are allocated here (see Memory).
+ */
 int ns_http_parser_new(struct ns_http_parser **out, enum ns_http_kind kind,
                        const struct ns_http_opts *opts, const struct ns_http_callbacks *cb);
 void ns_http_parser_free(struct ns_http_parser *p);
+
+/*
+ * Bytes the parser holds now: its struct, header buffer and array, method
+ * queue and, while a coded body is decoded, the inflater with zlib's own
+ * allocations (as requested from the allocator, without malloc's overhead).
+ * For memory accounting and tests; see Memory above for what to expect.
+ */
+size_t ns_http_parser_mem(const struct ns_http_parser *p);
 
 /*
  * Link the request parser of a connection to its response parser. The

@@ -20,7 +20,9 @@
  * aborts): on_headers and on_end alternate; views lie inside the header cap;
  * on_body totals equal body_bytes at on_end and stay within max_body_bytes;
  * feed returns 0 or NS_EMALFORMED, and NS_EMALFORMED only when the counter
- * moved. Nothing is printed.
+ * moved; after the close the parser holds no more than at rest (http.h,
+ * Memory: its new size + a 512-byte header buffer + 8 header entries).
+ * Nothing is printed.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -145,6 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         feed(q, (const uint8_t *)reqs, sizeof(reqs) - 1);
     }
 
+    size_t rest = ns_http_parser_mem(p) + 512 + 8 * sizeof(struct ns_http_header);
     size_t mid = n / 2;
     size_t off = 0;
     while (off < n) {
@@ -163,6 +166,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(!s.in_msg);
     const struct ns_http_stats *st = ns_http_stats(p);
     check(st->incomplete <= st->messages && st->truncated <= st->messages);
+    check(st->nomem == 0); /* no allocation fails here */
+    check(ns_http_parser_mem(p) <= rest);
     if (q != NULL && (sel & 2) != 0) {
         ns_http_parser_free(q); /* either side may go first */
         q = NULL;

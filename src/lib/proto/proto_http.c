@@ -17,11 +17,27 @@
  * The parser is a byte-step state machine in the nginx manner: it keeps its
  * state between calls, so any chunking of the input gives the same callbacks
  * (bodies may be split differently across on_body calls). The start line and
- * header block are copied into one buffer of max_header_bytes allocated at
- * creation; when the empty line arrives the fields are parsed from it and
- * reported as views into it. Bodies are never buffered: their bytes are
- * handed on (through the inflater for gzip / deflate, proto_inflate.c) as
- * they arrive. Bare LF line endings are accepted, obs-fold is rejected.
+ * header block are copied into one buffer; when the empty line arrives the
+ * fields are parsed from it and reported as views into it. Bodies are never
+ * buffered: their bytes are handed on (through the inflater for gzip /
+ * deflate, proto_inflate.c) as they arrive. The chunk-size line is read a
+ * byte at a time into a few fields, not buffered. Bare LF line endings are
+ * accepted, obs-fold is rejected. Whitespace between a field name and its
+ * colon is accepted and stripped (counted): RFC 9112 section 5.1 has a
+ * server reject it and a proxy strip it from a response, but an observer
+ * that rejected it would lose messages real servers do send.
+ *
+ * Memory (http.h says what a parser holds at rest): many thousands of
+ * parsers live at once, two per connection, so nothing is sized to its cap
+ * up front. The header buffer is allocated at the first header byte
+ * (HTTP_HBUF_INIT bytes) and doubled as needed up to max_header_bytes; the
+ * header array is allocated when a block is complete, HTTP_HDRS_INIT entries
+ * doubled up to max_headers. When a header block is done (reported or
+ * abandoned) a buffer or array grown past its HTTP_*_KEEP size is given back,
+ * so a keep-alive connection at rest holds little. The inflater lives from
+ * the headers of a coded message to its end. An allocation that fails drops
+ * the header block (counted in dropped and nomem; the parser skips to the
+ * next start line) or stops decoding the body (NS_HTTP_END_DECODE_ERR).
  *
  * After a malformed start line, header block or chunk frame the parser
  * resynchronises: it skips to a line start whose first bytes look like a
@@ -44,6 +60,10 @@
 #define HTTP_MAX_CHUNK_LINE       1024u /* chunk-size line with extensions */
 #define HTTP_MAX_METHOD           32u   /* longest method token accepted */
 #define HTTP_RESYNC_PREFIX        16u   /* longest resync pattern */
+#define HTTP_HBUF_INIT            512u  /* first header buffer (bytes) */
+#define HTTP_HBUF_KEEP            512u  /* header buffer kept between messages, at most */
+#define HTTP_HDRS_INIT            8u    /* first header array (entries) */
+#define HTTP_HDRS_KEEP            8u    /* header array kept between messages, at most */
 
 enum http_state {
     ST_START,       /* before a start line (blank lines are skipped) */
@@ -58,6 +78,14 @@ enum http_state {
     ST_RESYNC_LINE, /* at a line start, matching a start-line prefix */
     ST_RESYNC_SKIP, /* skipping to the end of the line */
     ST_TUNNEL,      /* CONNECT / upgrade: everything is ignored */
+};
+
+/* Where a chunk-size line is: chunk-size [ BWS ";" chunk-ext ] [ CR ] LF */
+enum http_cline {
+    CL_SIZE, /* in the hex digits */
+    CL_WS,   /* in whitespace after them */
+    CL_EXT,  /* after ";": anything goes up to the LF */
+    CL_BAD,  /* the line is malformed (reported at its LF) */
 };
 
 enum http_method {
@@ -75,13 +103,15 @@ struct ns_http_parser {
     struct ns_http_parser *peer; /* paired parser of the other direction */
 
     /* header block: start line + fields + empty line */
-    uint8_t *hbuf;
+    uint8_t *hbuf; /* hcap bytes, NULL when hcap is 0 */
+    size_t hcap;
     size_t hlen;
-    size_t line_start; /* offset of the current line in hbuf */
-    size_t nlines;     /* field lines so far */
-    bool first_done;   /* the start line was checked */
-    bool past_method;  /* requests: the method's SP was seen */
-    struct ns_http_header *hdrs;
+    size_t line_start;           /* offset of the current line in hbuf */
+    size_t nlines;               /* field lines so far */
+    bool first_done;             /* the start line was checked */
+    bool past_method;            /* requests: the method's SP was seen */
+    struct ns_http_header *hdrs; /* hdrs_cap entries, NULL when hdrs_cap is 0 */
+    size_t hdrs_cap;
 
     /* method queue (response parsers): methods of requests awaiting answers */
     uint8_t *mq;
@@ -93,18 +123,21 @@ struct ns_http_parser {
     uint64_t raw_bytes;
     uint64_t body_bytes;
     unsigned flags;
-    bool in_msg;      /* on_headers was called, on_end not yet */
-    bool decoding;    /* the body goes through the inflater */
-    bool dec_stopped; /* no more decoded output for this message */
-    bool tunnel_req;  /* request side: tunnelling after a CONNECT */
-    struct ns__inflate inf;
+    bool in_msg;             /* on_headers was called, on_end not yet */
+    bool decoding;           /* the body goes through the inflater */
+    bool dec_stopped;        /* no more decoded output for this message */
+    bool tunnel_req;         /* request side: tunnelling after a CONNECT */
+    struct ns__inflate *inf; /* while a coded body is decoded, else NULL */
 
-    /* chunk-size line, trailer line, resync prefix */
-    char cline[HTTP_MAX_CHUNK_LINE];
-    size_t clen;
-    size_t tline;  /* bytes of the current trailer line */
-    size_t ttotal; /* bytes of the trailer section */
-    bool tline_cr; /* last trailer byte was CR */
+    /* chunk-size line (read byte by byte), trailer line, resync prefix */
+    uint64_t csize; /* chunk size so far */
+    size_t clen;    /* bytes of the chunk-size line so far, LF excluded */
+    uint8_t cstate; /* enum http_cline */
+    bool cdigit;    /* the line has a hex digit */
+    bool ccr;       /* a CR is held: the line's end if an LF follows */
+    size_t tline;   /* bytes of the current trailer line */
+    size_t ttotal;  /* bytes of the trailer section */
+    bool tline_cr;  /* last trailer byte was CR */
     uint8_t rbuf[HTTP_RESYNC_PREFIX];
     size_t rlen;
 
@@ -198,6 +231,10 @@ static void http_malformed(struct ns_http_parser *p)
     p->malformed_now = true;
 }
 
+/*
+ * The header block is done with (reported, malformed or abandoned): forget
+ * it, and give back a buffer or array that grew past what is kept at rest.
+ */
 static void http_reset_head(struct ns_http_parser *p)
 {
     p->hlen = 0;
@@ -205,6 +242,141 @@ static void http_reset_head(struct ns_http_parser *p)
     p->nlines = 0;
     p->first_done = false;
     p->past_method = false;
+    if (p->hcap > HTTP_HBUF_KEEP) {
+        ns_free(p->hbuf);
+        p->hbuf = NULL;
+        p->hcap = 0;
+    }
+    if (p->hdrs_cap > HTTP_HDRS_KEEP) {
+        ns_free(p->hdrs);
+        p->hdrs = NULL;
+        p->hdrs_cap = 0;
+    }
+}
+
+/*
+ * Room for `need` bytes in the header buffer (need <= max_header_bytes): the
+ * buffer doubles from HTTP_HBUF_INIT, capped at max_header_bytes. False
+ * (counted in nomem) when the allocator fails; the old buffer is kept.
+ */
+static bool http_hbuf_reserve(struct ns_http_parser *p, size_t need)
+{
+    size_t max = p->o.max_header_bytes;
+    if (need <= p->hcap) {
+        return true;
+    }
+    if (need > max) {
+        return false; /* cannot happen: callers check the cap first */
+    }
+    size_t cap = p->hcap > 0 ? p->hcap : HTTP_HBUF_INIT;
+    cap = cap < max ? cap : max;
+    while (cap < need) {
+        cap = cap > max / 2 ? max : cap * 2; /* no overflow: cap * 2 <= max */
+    }
+    uint8_t *nb = ns_reallocarray(p->hbuf, cap, 1);
+    if (nb == NULL) {
+        p->st.nomem++;
+        return false;
+    }
+    p->hbuf = nb;
+    p->hcap = cap;
+    return true;
+}
+
+/* Room for `need` header entries (need <= max_headers), as http_hbuf_reserve. */
+static bool http_hdrs_reserve(struct ns_http_parser *p, size_t need)
+{
+    size_t max = p->o.max_headers;
+    if (need <= p->hdrs_cap) {
+        return true;
+    }
+    if (need > max) {
+        return false; /* cannot happen: the line count is capped first */
+    }
+    size_t cap = p->hdrs_cap > 0 ? p->hdrs_cap : HTTP_HDRS_INIT;
+    cap = cap < max ? cap : max;
+    while (cap < need) {
+        cap = cap > max / 2 ? max : cap * 2;
+    }
+    struct ns_http_header *nh = ns_reallocarray(p->hdrs, cap, sizeof(*nh));
+    if (nh == NULL) {
+        p->st.nomem++;
+        return false;
+    }
+    p->hdrs = nh;
+    p->hdrs_cap = cap;
+    return true;
+}
+
+/* Give back the inflater (end of a message, or the parser's). */
+static void http_inflate_drop(struct ns_http_parser *p)
+{
+    if (p->inf != NULL) {
+        ns__inflate_release(p->inf);
+        ns_free(p->inf);
+        p->inf = NULL;
+    }
+}
+
+/* Set up the inflater for a coded body; false (counted in nomem) on NS_ENOMEM. */
+static bool http_inflate_start(struct ns_http_parser *p, enum ns__inflate_kind kind)
+{
+    if (p->inf == NULL) {
+        p->inf = ns_malloc(sizeof(*p->inf));
+        if (p->inf == NULL) {
+            p->st.nomem++;
+            return false;
+        }
+        ns__inflate_init(p->inf);
+    }
+    if (ns__inflate_begin(p->inf, kind) != 0) {
+        p->st.nomem++;
+        http_inflate_drop(p);
+        return false;
+    }
+    return true;
+}
+
+static void http_cline_reset(struct ns_http_parser *p)
+{
+    p->csize = 0;
+    p->clen = 0;
+    p->cstate = CL_SIZE;
+    p->cdigit = false;
+    p->ccr = false;
+}
+
+/*
+ * One byte (not the LF) of a chunk-size line: hex digits (overflow checked),
+ * then optional SP / HTAB, then nothing or ";" and an extension. A CR counts
+ * only as the line's end; anywhere else before the extension it is an error.
+ */
+static void http_cline_byte(struct ns_http_parser *p, uint8_t c)
+{
+    if (p->ccr) {
+        p->ccr = false; /* the held CR was not before the LF */
+        p->cstate = CL_BAD;
+    }
+    if (p->cstate == CL_EXT || p->cstate == CL_BAD) {
+        return;
+    }
+    int h = http_hexval(c);
+    if (c == '\r') {
+        p->ccr = true;
+    } else if (p->cstate == CL_SIZE && h >= 0) {
+        if (p->csize > (UINT64_MAX >> 4)) {
+            p->cstate = CL_BAD; /* overflow */
+        } else {
+            p->csize = p->csize << 4 | (uint64_t)h;
+            p->cdigit = true;
+        }
+    } else if (c == ' ' || c == '\t') {
+        p->cstate = CL_WS;
+    } else if (c == ';') {
+        p->cstate = CL_EXT;
+    } else {
+        p->cstate = CL_BAD;
+    }
 }
 
 /* Start skipping to the next start line; at_line_start: the next byte begins a line. */
@@ -225,10 +397,11 @@ static void http_enter_tunnel(struct ns_http_parser *p)
 static void http_end(struct ns_http_parser *p, unsigned extra)
 {
     unsigned flags = p->flags | extra;
-    if (p->decoding && !p->dec_stopped && !p->inf.done && p->inf.in_seen > 0 &&
+    if (p->decoding && !p->dec_stopped && p->inf != NULL && !p->inf->done && p->inf->in_seen > 0 &&
         (flags & NS_HTTP_END_INCOMPLETE) == 0) {
         flags |= NS_HTTP_END_DECODE_ERR; /* the coded stream did not finish */
     }
+    http_inflate_drop(p);
     if (flags & NS_HTTP_END_INCOMPLETE) {
         p->st.incomplete++;
     }
@@ -280,11 +453,14 @@ static void http_body_data(struct ns_http_parser *p, const uint8_t *data, size_t
         (void)http_emit(p, data, len);
         return;
     }
-    if (p->dec_stopped) {
+    if (p->dec_stopped || p->inf == NULL) {
         return;
     }
-    int rc = ns__inflate_feed(&p->inf, data, len, http_emit, p);
+    int rc = ns__inflate_feed(p->inf, data, len, http_emit, p);
     if (rc != 0) {
+        if (rc == NS_ENOMEM) {
+            p->st.nomem++;
+        }
         p->flags |= NS_HTTP_END_DECODE_ERR;
         p->dec_stopped = true;
     } else if (p->flags & NS_HTTP_END_TRUNCATED) {
@@ -487,23 +663,28 @@ enum http_body_kind {
 
 /*
  * The header block in hbuf is complete: parse it, report it and set up the
- * body. Returns false (nothing reported) when the block is malformed.
+ * body. Returns 0, NS_EMALFORMED when the block is malformed or NS_ENOMEM
+ * when the header array could not grow (nothing reported either way).
  */
-static bool http_headers_done(struct ns_http_parser *p)
+static int http_headers_done(struct ns_http_parser *p)
 {
     struct ns_http_msg m;
     memset(&m, 0, sizeof(m));
     m.kind = p->kind;
     const char *buf = (const char *)p->hbuf;
-    size_t pos = 0, nh = 0;
+    size_t pos = 0, nh = 0, nws = 0;
     bool first = true, te_seen = false, te_chunked = false, cl_seen = false, ce_multi = false;
     uint64_t cl = 0;
+
+    if (!http_hdrs_reserve(p, p->nlines)) {
+        return NS_ENOMEM;
+    }
 
     /* one line per pass; each pass consumes at least its LF */
     while (pos < p->hlen) {
         const char *nl = memchr(buf + pos, '\n', p->hlen - pos);
         if (nl == NULL) {
-            return false; /* cannot happen: the block ends with LF */
+            return NS_EMALFORMED; /* cannot happen: the block ends with LF */
         }
         size_t n = (size_t)(nl - (buf + pos));
         const char *line = buf + pos;
@@ -513,7 +694,7 @@ static bool http_headers_done(struct ns_http_parser *p)
         }
         if (first) {
             if (!http_parse_start(p, line, n, &m)) {
-                return false;
+                return NS_EMALFORMED;
             }
             first = false;
             continue;
@@ -522,22 +703,30 @@ static bool http_headers_done(struct ns_http_parser *p)
             break; /* the empty line */
         }
         if (line[0] == ' ' || line[0] == '\t') {
-            return false; /* obs-fold (RFC 9112 section 5.2) */
+            return NS_EMALFORMED; /* obs-fold (RFC 9112 section 5.2) */
         }
         size_t c = 0;
         while (c < n && http_is_tchar((uint8_t)line[c])) {
             c++;
         }
-        if (c == 0 || c >= n || line[c] != ':' || nh >= p->o.max_headers) {
-            return false;
+        /* "Name : value": the whitespace is not part of the name (see the top) */
+        size_t colon = c;
+        while (colon < n && (line[colon] == ' ' || line[colon] == '\t')) {
+            colon++;
         }
-        const char *v = line + c + 1;
-        size_t vlen = n - c - 1;
+        if (c == 0 || colon >= n || line[colon] != ':' || nh >= p->hdrs_cap) {
+            return NS_EMALFORMED;
+        }
+        if (colon > c) {
+            nws++;
+        }
+        const char *v = line + colon + 1;
+        size_t vlen = n - colon - 1;
         http_trim(&v, &vlen);
         for (size_t i = 0; i < vlen; i++) {
             uint8_t ch = (uint8_t)v[i];
             if (ch == '\r' || ch == '\n' || ch == 0) {
-                return false; /* bare CR or NUL (RFC 9110 section 5.5) */
+                return NS_EMALFORMED; /* bare CR or NUL (RFC 9110 section 5.5) */
             }
         }
         struct ns_http_header *h = &p->hdrs[nh++];
@@ -548,7 +737,7 @@ static bool http_headers_done(struct ns_http_parser *p)
         if (http_ieq(line, c, "content-length")) {
             uint64_t x;
             if (!http_parse_length(v, vlen, &x) || (cl_seen && x != cl)) {
-                return false;
+                return NS_EMALFORMED;
             }
             cl = x;
             cl_seen = true;
@@ -579,7 +768,7 @@ static bool http_headers_done(struct ns_http_parser *p)
             meth = METH_CONNECT;
         }
         if (te_seen && !te_chunked) {
-            return false; /* a request cannot be close-delimited */
+            return NS_EMALFORMED; /* a request cannot be close-delimited */
         }
         body = m.chunked ? BODY_CHUNKED : (cl_seen && cl > 0) ? BODY_LENGTH : BODY_NONE;
     } else {
@@ -611,6 +800,7 @@ static bool http_headers_done(struct ns_http_parser *p)
     p->index++;
     m.index = p->index;
     p->st.messages++;
+    p->st.ws_before_colon += nws;
     p->in_msg = true;
     p->flags = 0;
     p->raw_bytes = 0;
@@ -636,12 +826,15 @@ static bool http_headers_done(struct ns_http_parser *p)
         }
         if (kind != 0) {
             p->decoding = true;
-            if (ns__inflate_begin(&p->inf, (enum ns__inflate_kind)kind) != 0) {
+            if (!http_inflate_start(p, (enum ns__inflate_kind)kind)) {
                 p->flags |= NS_HTTP_END_DECODE_ERR;
                 p->dec_stopped = true;
             }
         }
     }
+
+    /* m's views (content_encoding too) are dead now: shrink the buffers for the body's time */
+    http_reset_head(p);
 
     switch (body) {
     case BODY_NONE:
@@ -666,14 +859,14 @@ static bool http_headers_done(struct ns_http_parser *p)
         p->state = ST_BODY_LEN;
         break;
     case BODY_CHUNKED:
-        p->clen = 0;
+        http_cline_reset(p);
         p->state = ST_CHUNK_SIZE;
         break;
     case BODY_CLOSE:
         p->state = ST_BODY_CLOSE;
         break;
     }
-    return true;
+    return 0;
 }
 
 /* One byte of the start line / header block. Returns bytes consumed (0 or 1). */
@@ -686,6 +879,11 @@ static size_t http_head_byte(struct ns_http_parser *p, uint8_t c)
     }
     if (p->hlen == p->o.max_header_bytes) {
         http_malformed(p); /* header block over its cap */
+        http_resync(p, false);
+        return 0;
+    }
+    if (!http_hbuf_reserve(p, p->hlen + 1)) {
+        p->st.dropped++; /* no memory for the block: drop it, find the next */
         http_resync(p, false);
         return 0;
     }
@@ -707,7 +905,11 @@ static size_t http_head_byte(struct ns_http_parser *p, uint8_t c)
         }
         p->first_done = true;
     } else if (n == 0) {
-        if (!http_headers_done(p)) {
+        int rc = http_headers_done(p);
+        if (rc == NS_ENOMEM) {
+            p->st.dropped++;
+            http_resync(p, true);
+        } else if (rc != 0) {
             http_malformed(p);
             http_resync(p, true);
         }
@@ -722,34 +924,6 @@ static size_t http_head_byte(struct ns_http_parser *p, uint8_t c)
 }
 
 /* ---- chunked framing ---- */
-
-static bool http_chunk_size(struct ns_http_parser *p, uint64_t *out)
-{
-    size_t n = p->clen;
-    if (n > 0 && p->cline[n - 1] == '\r') {
-        n--;
-    }
-    size_t i = 0;
-    uint64_t v = 0;
-    while (i < n && http_hexval((uint8_t)p->cline[i]) >= 0) {
-        if (v > (UINT64_MAX >> 4)) {
-            return false; /* overflow */
-        }
-        v = v << 4 | (uint64_t)http_hexval((uint8_t)p->cline[i]);
-        i++;
-    }
-    if (i == 0) {
-        return false;
-    }
-    while (i < n && (p->cline[i] == ' ' || p->cline[i] == '\t')) {
-        i++;
-    }
-    if (i < n && p->cline[i] != ';') {
-        return false; /* anything but an extension */
-    }
-    *out = v;
-    return true;
-}
 
 /* A framing error inside a reported message: end it cut short, then resync. */
 static void http_frame_error(struct ns_http_parser *p, bool at_line_start)
@@ -796,23 +970,25 @@ static size_t http_step(struct ns_http_parser *p, const uint8_t *d, size_t n)
     case ST_CHUNK_SIZE: {
         const uint8_t *nl = memchr(d, '\n', n);
         size_t seg = nl != NULL ? (size_t)(nl - d) : n;
-        if (seg > sizeof(p->cline) - p->clen) {
+        if (seg > HTTP_MAX_CHUNK_LINE - p->clen) {
             http_frame_error(p, false); /* chunk-size line over its cap */
             return 0;
         }
-        memcpy(p->cline + p->clen, d, seg);
+        for (size_t i = 0; i < seg; i++) {
+            http_cline_byte(p, d[i]);
+        }
         p->clen += seg;
         p->raw_bytes += seg;
         if (nl == NULL) {
             return seg;
         }
         p->raw_bytes++;
-        uint64_t size;
-        if (!http_chunk_size(p, &size)) {
+        if (p->cstate == CL_BAD || !p->cdigit) {
             http_frame_error(p, true);
             return seg + 1;
         }
-        p->clen = 0;
+        uint64_t size = p->csize;
+        http_cline_reset(p);
         if (size == 0) {
             p->tline = 0;
             p->ttotal = 0;
@@ -843,7 +1019,7 @@ static size_t http_step(struct ns_http_parser *p, const uint8_t *d, size_t n)
         }
         if (d[0] == '\n') {
             p->raw_bytes++;
-            p->clen = 0;
+            http_cline_reset(p);
             p->state = ST_CHUNK_SIZE;
             return 1;
         }
@@ -894,6 +1070,12 @@ static size_t http_step(struct ns_http_parser *p, const uint8_t *d, size_t n)
         }
         if (full) {
             http_reset_head(p);
+            if (!http_hbuf_reserve(p, p->rlen)) {
+                p->st.dropped++; /* no memory for the block: skip this message */
+                p->rlen = 0;
+                p->state = ST_RESYNC_SKIP;
+                return 1;
+            }
             memcpy(p->hbuf, p->rbuf, p->rlen);
             p->hlen = p->rlen;
             p->past_method = p->kind == NS_HTTP_REQUEST; /* the pattern ends in SP */
@@ -1052,13 +1234,7 @@ int ns_http_parser_new(struct ns_http_parser **out, enum ns_http_kind kind,
     if (cb != NULL) {
         p->cb = *cb;
     }
-    ns__inflate_init(&p->inf);
     p->state = ST_START;
-    p->hbuf = ns_malloc(p->o.max_header_bytes);
-    p->hdrs = ns_reallocarray(NULL, p->o.max_headers, sizeof(*p->hdrs));
-    if (p->hbuf == NULL || p->hdrs == NULL) {
-        goto out;
-    }
     if (kind == NS_HTTP_RESPONSE) {
         p->mq = ns_malloc(p->o.max_pending);
         if (p->mq == NULL) {
@@ -1081,7 +1257,7 @@ void ns_http_parser_free(struct ns_http_parser *p)
     if (p->peer != NULL && p->peer->peer == p) {
         p->peer->peer = NULL;
     }
-    ns__inflate_release(&p->inf);
+    http_inflate_drop(p);
     ns_free(p->hbuf);
     ns_free(p->hdrs);
     ns_free(p->mq);
@@ -1092,6 +1268,18 @@ void ns_http_pair(struct ns_http_parser *req, struct ns_http_parser *resp)
 {
     req->peer = resp;
     resp->peer = req;
+}
+
+size_t ns_http_parser_mem(const struct ns_http_parser *p)
+{
+    size_t n = sizeof(*p) + p->hcap + p->hdrs_cap * sizeof(*p->hdrs);
+    if (p->mq != NULL) {
+        n += p->o.max_pending;
+    }
+    if (p->inf != NULL) {
+        n += sizeof(*p->inf) + ns__inflate_mem(p->inf);
+    }
+    return n;
 }
 
 const struct ns_http_stats *ns_http_stats(const struct ns_http_parser *p)

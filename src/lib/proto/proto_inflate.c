@@ -14,6 +14,12 @@
  * The decision waits for both bytes whatever the chunking, so the output
  * never depends on how the input was split. gzip uses windowBits 15 + 32
  * (zlib's automatic gzip / zlib header detection).
+ *
+ * zlib allocates through inflate_zalloc, which puts a small header holding
+ * the size in front of each block so that inflate_zfree can subtract it:
+ * ns__inflate_mem() is then exact. The z_stream's opaque pointer is the
+ * struct ns__inflate itself, so that struct must not move while zlib state
+ * exists (the HTTP parser allocates it on the heap).
  */
 #include "proto_http_int.h"
 
@@ -22,16 +28,37 @@
 #include "netsift/alloc.h"
 #include "netsift/err.h"
 
+/* Size header in front of each zlib block, aligned for any object. */
+union inflate_blk {
+    max_align_t align;
+    size_t size;
+};
+
 static voidpf inflate_zalloc(voidpf opaque, uInt items, uInt size)
 {
-    (void)opaque;
-    return ns_reallocarray(NULL, items, size);
+    struct ns__inflate *z = opaque;
+    if (size != 0 && items > (SIZE_MAX - sizeof(union inflate_blk)) / size) {
+        return Z_NULL;
+    }
+    size_t n = (size_t)items * size;
+    union inflate_blk *b = ns_malloc(sizeof(*b) + n);
+    if (b == NULL) {
+        return Z_NULL;
+    }
+    b->size = n;
+    z->zbytes += sizeof(*b) + n;
+    return b + 1;
 }
 
 static void inflate_zfree(voidpf opaque, voidpf ptr)
 {
-    (void)opaque;
-    ns_free(ptr);
+    struct ns__inflate *z = opaque;
+    if (ptr == NULL) {
+        return;
+    }
+    union inflate_blk *b = (union inflate_blk *)ptr - 1;
+    z->zbytes -= sizeof(*b) + b->size;
+    ns_free(b);
 }
 
 void ns__inflate_init(struct ns__inflate *z)
@@ -52,7 +79,7 @@ int ns__inflate_begin(struct ns__inflate *z, enum ns__inflate_kind kind)
         memset(&z->zs, 0, sizeof(z->zs));
         z->zs.zalloc = inflate_zalloc;
         z->zs.zfree = inflate_zfree;
-        z->zs.opaque = Z_NULL;
+        z->zs.opaque = z;
         if (inflateInit2(&z->zs, bits) != Z_OK) {
             return NS_ENOMEM;
         }
@@ -90,7 +117,7 @@ static int inflate_run(struct ns__inflate *z, const uint8_t *in, size_t len,
             size_t produced = NS__INFLATE_OUT - z->zs.avail_out;
             if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
                 z->failed = true;
-                return NS_EMALFORMED;
+                return rc == Z_MEM_ERROR ? NS_ENOMEM : NS_EMALFORMED;
             }
             if (produced > 0 && sink(ud, z->out, produced)) {
                 z->done = true; /* the consumer wants no more */
@@ -143,6 +170,11 @@ int ns__inflate_feed(struct ns__inflate *z, const uint8_t *in, size_t len, ns__i
         }
     }
     return inflate_run(z, in, len, sink, ud);
+}
+
+size_t ns__inflate_mem(const struct ns__inflate *z)
+{
+    return (z->out != NULL ? NS__INFLATE_OUT : 0) + z->zbytes;
 }
 
 void ns__inflate_release(struct ns__inflate *z)
