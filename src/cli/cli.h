@@ -49,6 +49,18 @@ void ns_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 char *ns_cli_join_bpf(int argc, char **argv, int first, bool *oom);
 
+struct ns_pipeline;
+struct ns_error;
+
+/*
+ * Run the pipeline with SIGINT and SIGTERM stopping it cleanly (the loop
+ * ends, flows are flushed) and the previous handlers restored afterwards.
+ * `listening` (may be NULL): the live interface, announced on stderr once
+ * the handlers are in place ("netsift: listening on eth0", tcpdump's habit).
+ * Returns what ns_pipeline_run() returns.
+ */
+int ns_cli_run_pipeline(struct ns_pipeline *pl, const char *listening, struct ns_error *err);
+
 /* A progress line on stderr ("\r123 packets, 4.5 MiB"), drawn only when enabled. */
 struct ns_cli_progress {
     bool enabled; /* stderr is a terminal and no -q */

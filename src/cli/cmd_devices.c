@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,18 +84,6 @@ static const struct option devices_options[] = {
     {"verbose", no_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
 };
-
-/* The running pipeline, for the signal handler only (set around the run). */
-static struct ns_pipeline *volatile devices_running;
-
-static void devices_on_signal(int sig)
-{
-    (void)sig;
-    struct ns_pipeline *pl = devices_running;
-    if (pl != NULL) {
-        ns_pipeline_break(pl);
-    }
-}
 
 struct devices_ctx {
     struct ns_devices *dev;
@@ -221,9 +208,6 @@ int cmd_devices(int argc, char **argv)
     struct devices_ctx ctx;
     struct ns_error err;
     struct ns_pipeline_stats st;
-    struct sigaction sa;
-    struct sigaction old_int;
-    struct sigaction old_term;
     struct ns_oui *oui = NULL;
     const char **paths = NULL;
     const char *csv_path = NULL;
@@ -414,17 +398,9 @@ int cmd_devices(int argc, char **argv)
         goto out;
     }
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = devices_on_signal;
-    sigemptyset(&sa.sa_mask);
-    devices_running = ctx.pl;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    rc = ns_pipeline_run(ctx.pl, &err);
+    rc = ns_cli_run_pipeline(ctx.pl, po.source.iface != NULL && !quiet ? po.source.iface : NULL,
+                             &err);
     ns_devices_finish(ctx.dev);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    devices_running = NULL;
     devices_clear_progress(&ctx);
 
     if (rc == NS_EIO) {

@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,21 +76,6 @@ static const struct option flows_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-/*
- * The running pipeline, for the signal handler only: a handler has no other
- * way in. Set just before the run, cleared right after.
- */
-static struct ns_pipeline *volatile flows_running;
-
-static void flows_on_signal(int sig)
-{
-    (void)sig;
-    struct ns_pipeline *pl = flows_running;
-    if (pl != NULL) {
-        ns_pipeline_break(pl);
-    }
-}
-
 struct flows_ctx {
     struct ns_sink_flow *sink;
     struct ns_pipeline *pl;
@@ -138,9 +122,6 @@ int cmd_flows(int argc, char **argv)
     struct ns_sink_flow_opts so;
     struct ns_error err;
     struct ns_pipeline_stats st;
-    struct sigaction sa;
-    struct sigaction old_int;
-    struct sigaction old_term;
     enum ns_cli_format fmt = NS_FMT_TEXT;
     const char **paths = NULL;
     size_t npaths = 0;
@@ -285,20 +266,8 @@ int cmd_flows(int argc, char **argv)
         goto out;
     }
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = flows_on_signal;
-    sigemptyset(&sa.sa_mask);
-    flows_running = ctx.pl;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    if (po.source.iface != NULL && !quiet) {
-        /* tcpdump's habit: say when the capture is really running */
-        fprintf(stderr, "netsift: listening on %s\n", po.source.iface);
-    }
-    rc = ns_pipeline_run(ctx.pl, &err);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    flows_running = NULL;
+    rc = ns_cli_run_pipeline(ctx.pl, po.source.iface != NULL && !quiet ? po.source.iface : NULL,
+                             &err);
     flows_clear_progress(&ctx);
 
     if (rc == NS_EIO) {

@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,18 +147,6 @@ static const struct option hosts_options[] = {
     {"window", required_argument, NULL, OPT_WINDOW},
     {NULL, 0, NULL, 0},
 };
-
-/* The running pipeline, for the signal handler only. */
-static struct ns_pipeline *volatile hosts_running;
-
-static void hosts_on_signal(int sig)
-{
-    (void)sig;
-    struct ns_pipeline *pl = hosts_running;
-    if (pl != NULL) {
-        ns_pipeline_break(pl);
-    }
-}
 
 struct hosts_ctx {
     enum ns_cli_format fmt;
@@ -1300,9 +1287,6 @@ int cmd_hosts(int argc, char **argv)
     struct ns_hosts_opts hopt;
     struct ns_error err;
     struct ns_pipeline_stats st;
-    struct sigaction sa;
-    struct sigaction old_int;
-    struct sigaction old_term;
     struct hosts_ctx *ctx = NULL;
     const char **paths = NULL;
     const char *geoip[HOSTS_MAX_GEOIP];
@@ -1578,16 +1562,8 @@ int cmd_hosts(int argc, char **argv)
         status = NS_EXIT_FAILURE;
         goto out;
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = hosts_on_signal;
-    sigemptyset(&sa.sa_mask);
-    hosts_running = ctx->pl;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    rc = ns_pipeline_run(ctx->pl, &err);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    hosts_running = NULL;
+    rc = ns_cli_run_pipeline(ctx->pl, po.source.iface != NULL && !quiet ? po.source.iface : NULL,
+                             &err);
     hosts_clear_progress(ctx);
     if (rc == NS_EIO) {
         status = NS_EXIT_FAILURE;

@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,18 +93,6 @@ static const struct option streams_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* The running pipeline, for the signal handler only. */
-static struct ns_pipeline *volatile streams_running;
-
-static void streams_on_signal(int sig)
-{
-    (void)sig;
-    struct ns_pipeline *pl = streams_running;
-    if (pl != NULL) {
-        ns_pipeline_break(pl);
-    }
-}
-
 struct streams_ctx {
     struct ns_streams *s;
     struct ns_cli_progress progress;
@@ -185,9 +172,6 @@ int cmd_streams(int argc, char **argv)
     struct streams_ctx ctx;
     struct ns_pipeline *pl = NULL;
     struct ns_error err;
-    struct sigaction sa;
-    struct sigaction old_int;
-    struct sigaction old_term;
     const char **paths = NULL;
     size_t npaths = 0;
     char *bpf = NULL;
@@ -404,16 +388,7 @@ int cmd_streams(int argc, char **argv)
         status = NS_EXIT_FAILURE;
         goto out;
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = streams_on_signal;
-    sigemptyset(&sa.sa_mask);
-    streams_running = pl;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    rc = ns_pipeline_run(pl, &err);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    streams_running = NULL;
+    rc = ns_cli_run_pipeline(pl, po.source.iface != NULL && !quiet ? po.source.iface : NULL, &err);
     streams_clear_progress(&ctx);
     if (rc == NS_EIO) {
         status = NS_EXIT_FAILURE;

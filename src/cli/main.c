@@ -9,12 +9,15 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "netsift/alloc.h"
+#include "netsift/err.h"
+#include "netsift/pipeline.h"
 
 #ifndef NS_VERSION_STRING
 #define NS_VERSION_STRING "0.0.0"
@@ -158,6 +161,43 @@ bool ns_cli_parse_size(const char *s, unsigned long long *out)
     }
     *out = v * mul;
     return true;
+}
+
+/*
+ * The running pipeline, for the signal handler only: set around the run by
+ * ns_cli_run_pipeline (the one piece of process state of the CLI).
+ */
+static struct ns_pipeline *volatile ns_cli_running;
+
+static void ns_cli_on_signal(int sig)
+{
+    (void)sig;
+    struct ns_pipeline *pl = ns_cli_running;
+    if (pl != NULL) {
+        ns_pipeline_break(pl);
+    }
+}
+
+int ns_cli_run_pipeline(struct ns_pipeline *pl, const char *listening, struct ns_error *err)
+{
+    struct sigaction sa;
+    struct sigaction old_int;
+    struct sigaction old_term;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = ns_cli_on_signal;
+    sigemptyset(&sa.sa_mask);
+    ns_cli_running = pl;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    if (listening != NULL) {
+        fprintf(stderr, "netsift: listening on %s\n", listening);
+    }
+    int rc = ns_pipeline_run(pl, err);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    ns_cli_running = NULL;
+    return rc;
 }
 
 void ns_cli_progress_show(struct ns_cli_progress *p, uint64_t frames, uint64_t bytes)
