@@ -55,6 +55,7 @@
 #include <stdint.h>
 
 #include "netsift/decode.h"
+#include "netsift/ilist.h"
 #include "netsift/err.h"
 #include "netsift/flow.h"
 #include "netsift/geo.h"
@@ -99,10 +100,9 @@ struct ns_host_http {
 struct ns_host {
     /* touched by every packet: kept together in the first two cache lines */
     struct ns_addr addr;
-    uint32_t hash;     /* table internal */
-    uint32_t lru_prev; /* table internal */
-    uint32_t lru_next; /* table internal */
-    uint64_t lru_ns;   /* table internal: capture time of the last move to the LRU head */
+    uint32_t hash;       /* table internal */
+    struct ns_ilink lru; /* table internal */
+    uint64_t lru_ns;     /* table internal: capture time of the last move to the LRU head */
     uint64_t win_id;
     struct ns_host_counts total;
     struct ns_host_counts win; /* in the current window (valid when win_id matches) */

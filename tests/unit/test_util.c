@@ -12,6 +12,7 @@
 
 #include "netsift/alloc.h"
 #include "netsift/err.h"
+#include "netsift/ilist.h"
 #include "netsift/rd.h"
 
 static void test_rd_reads_in_order(void **state)
@@ -190,6 +191,50 @@ static void test_alloc_failure_injection(void **state)
     ns_free(NULL);
 }
 
+struct ilist_elem {
+    int payload;
+    struct ns_ilink lru;
+};
+
+/* Walk head to tail, checking the back links too; returns the indices as digits. */
+static unsigned ilist_order(const struct ns_ilist *l, const struct ilist_elem *slab)
+{
+    unsigned digits = 0;
+    uint32_t prev = NS_ILIST_NONE;
+    for (uint32_t ix = l->head; ix != NS_ILIST_NONE; ix = slab[ix].lru.next) {
+        assert_int_equal(slab[ix].lru.prev, prev);
+        digits = digits * 10 + ix;
+        prev = ix;
+    }
+    assert_int_equal(l->tail, prev);
+    return digits;
+}
+
+static void test_ilist_push_unlink(void **state)
+{
+    (void)state;
+    struct ilist_elem slab[4];
+    struct ns_ilist l;
+    ns_ilist_init(&l);
+    assert_int_equal(ilist_order(&l, slab), 0);
+    for (uint32_t i = 1; i <= 3; i++) {
+        NS_ILIST_PUSH_HEAD(&l, slab, i, lru);
+    }
+    assert_int_equal(ilist_order(&l, slab), 321);
+    NS_ILIST_UNLINK(&l, slab, 2, lru); /* middle */
+    assert_int_equal(ilist_order(&l, slab), 31);
+    assert_int_equal(slab[2].lru.prev, NS_ILIST_NONE);
+    assert_int_equal(slab[2].lru.next, NS_ILIST_NONE);
+    NS_ILIST_UNLINK(&l, slab, 1, lru); /* tail */
+    assert_int_equal(ilist_order(&l, slab), 3);
+    NS_ILIST_PUSH_HEAD(&l, slab, 2, lru);
+    NS_ILIST_UNLINK(&l, slab, 2, lru); /* head */
+    assert_int_equal(ilist_order(&l, slab), 3);
+    NS_ILIST_UNLINK(&l, slab, 3, lru); /* the last one */
+    assert_int_equal(l.head, NS_ILIST_NONE);
+    assert_int_equal(l.tail, NS_ILIST_NONE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_rd_copy_and_null),
         cmocka_unit_test(test_err_names),
         cmocka_unit_test(test_alloc_failure_injection),
+        cmocka_unit_test(test_ilist_push_unlink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "netsift/alloc.h"
+#include "netsift/ilist.h"
 
 #define HOSTS_NONE    UINT32_MAX
 #define HOSTS_EMPTY   UINT64_MAX /* an index slot (its slab index part is HOSTS_NONE) */
@@ -30,12 +31,11 @@ struct ns_hosts {
     struct ns_host *slab;
     size_t nslab; /* hosts allocated in the slab (used + free) */
     size_t cap_slab;
-    uint32_t free_head; /* free slab entries, linked through lru_next */
+    uint32_t free_head; /* free slab entries, linked through lru.next */
     uint64_t *index;    /* per slot: hash << 32 | slab index; HOSTS_EMPTY when empty */
     size_t index_cap;   /* power of two, >= 2 x max_hosts */
     size_t max_hosts;
-    uint32_t lru_head; /* most recently seen */
-    uint32_t lru_tail;
+    struct ns_ilist lru; /* head: most recently seen */
     uint64_t win_id;
     bool at_flow_end;
     const struct ns_geo *geo;
@@ -93,8 +93,7 @@ int ns_hosts_new(struct ns_hosts **out, const struct ns_hosts_opts *opts)
         return NS_ENOMEM;
     }
     memset(h->index, 0xff, h->index_cap * sizeof(*h->index));
-    h->lru_head = HOSTS_NONE;
-    h->lru_tail = HOSTS_NONE;
+    ns_ilist_init(&h->lru);
     h->free_head = HOSTS_NONE;
     h->win_id = 1;
     *out = h;
@@ -133,37 +132,6 @@ static size_t hosts_slot_of(const struct ns_hosts *h, const struct ns_addr *a, u
             return j;
         }
         j = (j + 1) & mask;
-    }
-}
-
-static void hosts_lru_unlink(struct ns_hosts *h, uint32_t ix)
-{
-    struct ns_host *x = &h->slab[ix];
-    if (x->lru_prev != HOSTS_NONE) {
-        h->slab[x->lru_prev].lru_next = x->lru_next;
-    } else {
-        h->lru_head = x->lru_next;
-    }
-    if (x->lru_next != HOSTS_NONE) {
-        h->slab[x->lru_next].lru_prev = x->lru_prev;
-    } else {
-        h->lru_tail = x->lru_prev;
-    }
-    x->lru_prev = HOSTS_NONE;
-    x->lru_next = HOSTS_NONE;
-}
-
-static void hosts_lru_push(struct ns_hosts *h, uint32_t ix)
-{
-    struct ns_host *x = &h->slab[ix];
-    x->lru_prev = HOSTS_NONE;
-    x->lru_next = h->lru_head;
-    if (h->lru_head != HOSTS_NONE) {
-        h->slab[h->lru_head].lru_prev = ix;
-    }
-    h->lru_head = ix;
-    if (h->lru_tail == HOSTS_NONE) {
-        h->lru_tail = ix;
     }
 }
 
@@ -237,9 +205,9 @@ static void hosts_country_add(struct ns_country *c, const struct ns_host_counts 
 /* Evict the least recently seen host, sparing `keep` (the other host of the packet at hand). */
 static void hosts_evict_one(struct ns_hosts *h, uint32_t keep)
 {
-    uint32_t ix = h->lru_tail;
-    if (ix == keep && h->slab[ix].lru_prev != HOSTS_NONE) {
-        ix = h->slab[ix].lru_prev;
+    uint32_t ix = h->lru.tail;
+    if (ix == keep && h->slab[ix].lru.prev != HOSTS_NONE) {
+        ix = h->slab[ix].lru.prev;
     }
     struct ns_host *x = &h->slab[ix];
     bool found = false;
@@ -259,13 +227,13 @@ static void hosts_evict_one(struct ns_hosts *h, uint32_t keep)
     if (found) {
         hosts_index_delete(h, j);
     }
-    hosts_lru_unlink(h, ix);
+    NS_ILIST_UNLINK(&h->lru, h->slab, ix, lru);
     for (int r = 0; r < 2; r++) {
         ns_free(x->http[r].raw_sig);
         x->http[r].raw_sig = NULL;
     }
     memset(&x->addr, 0, sizeof(x->addr)); /* a free slot matches no address (flow caches) */
-    x->lru_next = h->free_head;
+    x->lru.next = h->free_head;
     h->free_head = ix;
     h->st.evicted++;
     h->st.active--;
@@ -281,9 +249,9 @@ static struct ns_host *hosts_get(struct ns_hosts *h, const struct ns_addr *a, ui
     if (found) {
         uint32_t ix = (uint32_t)h->index[j];
         struct ns_host *x = &h->slab[ix];
-        if (ts > x->lru_ns + HOSTS_LRU_NS && h->lru_head != ix) {
-            hosts_lru_unlink(h, ix);
-            hosts_lru_push(h, ix);
+        if (ts > x->lru_ns + HOSTS_LRU_NS && h->lru.head != ix) {
+            NS_ILIST_UNLINK(&h->lru, h->slab, ix, lru);
+            NS_ILIST_PUSH_HEAD(&h->lru, h->slab, ix, lru);
             x->lru_ns = ts;
         }
         return x;
@@ -295,7 +263,7 @@ static struct ns_host *hosts_get(struct ns_hosts *h, const struct ns_addr *a, ui
     uint32_t ix;
     if (h->free_head != HOSTS_NONE) {
         ix = h->free_head;
-        h->free_head = h->slab[ix].lru_next;
+        h->free_head = h->slab[ix].lru.next;
     } else {
         if (h->nslab == h->cap_slab) {
             size_t ncap = h->cap_slab == 0 ? 256 : h->cap_slab * 2;
@@ -322,7 +290,7 @@ static struct ns_host *hosts_get(struct ns_hosts *h, const struct ns_addr *a, ui
     x->win_id = h->win_id;
     x->os.dist = -1;
     h->index[j] = (uint64_t)hash << 32 | ix;
-    hosts_lru_push(h, ix);
+    NS_ILIST_PUSH_HEAD(&h->lru, h->slab, ix, lru);
     h->st.created++;
     h->st.active++;
     if (h->st.active > h->st.active_max) {
@@ -544,9 +512,9 @@ static bool hosts_app_hosts(struct ns_hosts *h, uint64_t app, const struct ns_ad
     for (int i = 0; i < 2; i++) {
         struct ns_host *x = i == 0 ? *ps : *pd;
         uint32_t ix = (uint32_t)(x - h->slab);
-        if (ts > x->lru_ns + HOSTS_LRU_NS && h->lru_head != ix) {
-            hosts_lru_unlink(h, ix);
-            hosts_lru_push(h, ix);
+        if (ts > x->lru_ns + HOSTS_LRU_NS && h->lru.head != ix) {
+            NS_ILIST_UNLINK(&h->lru, h->slab, ix, lru);
+            NS_ILIST_PUSH_HEAD(&h->lru, h->slab, ix, lru);
             x->lru_ns = ts;
         }
     }
@@ -871,7 +839,7 @@ int ns_hosts_list(const struct ns_hosts *h, bool window_only, const struct ns_ho
         return NS_ENOMEM;
     }
     size_t k = 0;
-    for (uint32_t ix = h->lru_head; ix != HOSTS_NONE; ix = h->slab[ix].lru_next) {
+    for (uint32_t ix = h->lru.head; ix != HOSTS_NONE; ix = h->slab[ix].lru.next) {
         if (!window_only || hosts_in_window(h, &h->slab[ix])) {
             arr[k++] = &h->slab[ix];
         }
@@ -908,7 +876,7 @@ int ns_hosts_countries(const struct ns_hosts *h, const struct ns_geo *geo, bool 
         memcpy(arr, h->evicted, h->nevicted * sizeof(*arr));
         k = h->nevicted;
     }
-    for (uint32_t ix = h->lru_head; ix != HOSTS_NONE; ix = h->slab[ix].lru_next) {
+    for (uint32_t ix = h->lru.head; ix != HOSTS_NONE; ix = h->slab[ix].lru.next) {
         const struct ns_host *x = &h->slab[ix];
         if (window_only && !hosts_in_window(h, x)) {
             continue;

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "netsift/alloc.h"
+#include "netsift/ilist.h"
 #include "netsift/err.h"
 
 #define SCAN_NONE        UINT32_MAX
@@ -49,8 +50,7 @@ struct scan_tracker {
     bool alerted;
     uint32_t alert_ix; /* index in the alerts array, SCAN_NONE if not kept */
     /* table internals */
-    uint32_t lru_prev;
-    uint32_t lru_next;
+    struct ns_ilink lru; /* LRU order; lru.next also chains free entries */
 };
 
 struct ns_scan {
@@ -63,8 +63,7 @@ struct ns_scan {
     uint32_t free_head;
     uint32_t *index;
     size_t index_cap;
-    uint32_t lru_head;
-    uint32_t lru_tail;
+    struct ns_ilist lru;
     size_t set_slots; /* set slots allocated over all trackers */
     struct ns_scan_alert *alerts;
     size_t nalerts;
@@ -162,8 +161,7 @@ int ns_scan_new(struct ns_scan **out, const struct ns_scan_opts *opts, ns_scan_a
         return NS_ENOMEM;
     }
     memset(s->index, 0xff, s->index_cap * sizeof(*s->index));
-    s->lru_head = SCAN_NONE;
-    s->lru_tail = SCAN_NONE;
+    ns_ilist_init(&s->lru);
     s->free_head = SCAN_NONE;
     *out = s;
     return 0;
@@ -207,37 +205,6 @@ static bool scan_key_eq(const struct scan_tracker *t, uint8_t kind, uint8_t prot
     return b == NULL ? t->b.family == 0 : scan_addr_eq(&t->b, b);
 }
 
-static void scan_lru_unlink(struct ns_scan *s, uint32_t ix)
-{
-    struct scan_tracker *t = &s->slab[ix];
-    if (t->lru_prev != SCAN_NONE) {
-        s->slab[t->lru_prev].lru_next = t->lru_next;
-    } else {
-        s->lru_head = t->lru_next;
-    }
-    if (t->lru_next != SCAN_NONE) {
-        s->slab[t->lru_next].lru_prev = t->lru_prev;
-    } else {
-        s->lru_tail = t->lru_prev;
-    }
-    t->lru_prev = SCAN_NONE;
-    t->lru_next = SCAN_NONE;
-}
-
-static void scan_lru_push(struct ns_scan *s, uint32_t ix)
-{
-    struct scan_tracker *t = &s->slab[ix];
-    t->lru_prev = SCAN_NONE;
-    t->lru_next = s->lru_head;
-    if (s->lru_head != SCAN_NONE) {
-        s->slab[s->lru_head].lru_prev = ix;
-    }
-    s->lru_head = ix;
-    if (s->lru_tail == SCAN_NONE) {
-        s->lru_tail = ix;
-    }
-}
-
 static void scan_index_delete(struct ns_scan *s, size_t j)
 {
     size_t mask = s->index_cap - 1;
@@ -271,7 +238,7 @@ static void scan_set_clear(struct ns_scan *s, struct scan_tracker *t)
 
 static void scan_evict(struct ns_scan *s)
 {
-    uint32_t ix = s->lru_tail;
+    uint32_t ix = s->lru.tail;
     struct scan_tracker *t = &s->slab[ix];
     size_t mask = s->index_cap - 1;
     size_t j = t->hash & mask;
@@ -279,10 +246,10 @@ static void scan_evict(struct ns_scan *s)
         j = (j + 1) & mask;
     }
     scan_index_delete(s, j);
-    scan_lru_unlink(s, ix);
+    NS_ILIST_UNLINK(&s->lru, s->slab, ix, lru);
     scan_set_clear(s, t);
     t->in_use = false;
-    t->lru_next = s->free_head;
+    t->lru.next = s->free_head;
     s->free_head = ix;
     s->st.trackers--;
     s->st.trackers_evicted++;
@@ -303,9 +270,9 @@ static struct scan_tracker *scan_get(struct ns_scan *s, uint8_t kind, uint8_t pr
         }
         struct scan_tracker *t = &s->slab[ix];
         if (t->hash == hash && scan_key_eq(t, kind, proto, port, a, b)) {
-            if (s->lru_head != ix) {
-                scan_lru_unlink(s, ix);
-                scan_lru_push(s, ix);
+            if (s->lru.head != ix) {
+                NS_ILIST_UNLINK(&s->lru, s->slab, ix, lru);
+                NS_ILIST_PUSH_HEAD(&s->lru, s->slab, ix, lru);
             }
             return t;
         }
@@ -324,7 +291,7 @@ static struct scan_tracker *scan_get(struct ns_scan *s, uint8_t kind, uint8_t pr
     uint32_t ix;
     if (s->free_head != SCAN_NONE) {
         ix = s->free_head;
-        s->free_head = s->slab[ix].lru_next;
+        s->free_head = s->slab[ix].lru.next;
     } else {
         if (s->nslab == s->cap_slab) {
             size_t ncap = s->cap_slab == 0 ? 256 : s->cap_slab * 2;
@@ -356,7 +323,7 @@ static struct scan_tracker *scan_get(struct ns_scan *s, uint8_t kind, uint8_t pr
     t->end_ns = ts;
     t->alert_ix = SCAN_NONE;
     s->index[j] = ix;
-    scan_lru_push(s, ix);
+    NS_ILIST_PUSH_HEAD(&s->lru, s->slab, ix, lru);
     s->st.trackers++;
     return t;
 }
