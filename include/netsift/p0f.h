@@ -90,6 +90,12 @@ int ns_p0f_tcp_peer(const struct ns_p0f_db *db, const struct ns_packet *p, unsig
 /* "Linux 3.11 and newer" (name and flavor, as p0f logs it) into buf; "???" when no match. */
 const char *ns_p0f_label(const struct ns_p0f_result *res, char *buf, size_t size);
 
+/*
+ * Messages with more headers than this are not fingerprinted, as p0f's
+ * HTTP_MAX_HDRS: ns_p0f_http and ns_p0f_http_sig return NS_ELIMIT.
+ */
+#define NS_P0F_HTTP_MAX_HDRS 32
+
 /* Fingerprint the headers of an HTTP request or response (from the HTTP parser). */
 int ns_p0f_http(const struct ns_p0f_db *db, const struct ns_http_msg *m, struct ns_p0f_result *res);
 

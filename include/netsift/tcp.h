@@ -61,6 +61,14 @@
  *   - Counters: `retransmitted` counts segments starting before the next
  *     expected byte; `overlaps` counts segments overlapping held bytes and
  *     segments that are partly retransmitted and partly new.
+ *   - A consumer that has seen enough of a direction sets
+ *     conn->ignore[dir] (in any callback, or between segments): from then on
+ *     that direction gets no data and no gap callbacks, its held bytes are
+ *     freed at its next segment, and its segments are only counted
+ *     (`ignored`), neither copied nor compared. Its close is still reported
+ *     (a FIN closes it at once, since no byte before it is awaited), so
+ *     on_close and on_conn_end come as usual. Nothing else is undone: bytes
+ *     already delivered stay delivered.
  *   - Callbacks must not call back into the reassembler.
  */
 #ifndef NETSIFT_TCP_H
@@ -96,6 +104,7 @@ struct ns_tcp_conn {
     uint32_t segments[2];  /* segments with payload seen per direction */
     bool syn_seen[2];
     bool closed[2];
+    bool ignore[2];          /* set by the consumer: stop following this direction (see above) */
     uint8_t close_reason[2]; /* enum ns_tcp_close, once closed */
     uint64_t first_ns;
     uint64_t last_ns;
@@ -143,6 +152,7 @@ struct ns_tcp_stats {
     uint64_t seq_jumps;         /* segments (or FIN/RST) more than 1 GiB ahead: dropped */
     uint64_t after_close;       /* segments with payload for a closed direction: dropped */
     uint64_t no_memory;         /* segments lost because an allocation failed */
+    uint64_t ignored;           /* segments with payload of ignored directions: skipped */
 };
 
 struct ns_tcp;

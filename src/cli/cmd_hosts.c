@@ -42,11 +42,11 @@
 #define HOSTS_MAX_GEOIP 8
 
 /*
- * HTTP fingerprinting work per connection: the first HOSTS_HTTP_MAX_MSGS
- * messages (both directions together) are fingerprinted, then parsing stops
- * and no more bytes are fed. Headers are capped at 16 KiB per message.
+ * HTTP fingerprinting work per connection, as p0f bounds it: the first
+ * request and the first response are fingerprinted; then the reassembler is
+ * told to stop following that direction (conn->ignore), so bodies and later
+ * messages cost nothing. Headers are capped at 16 KiB per message.
  */
-#define HOSTS_HTTP_MAX_MSGS   8
 #define HOSTS_HTTP_MAX_HEADER (16u * 1024u)
 #define HOSTS_HTTP_PROBE      8 /* bytes needed to recognise "OPTIONS " / "HTTP/1." */
 
@@ -166,7 +166,6 @@ struct hosts_ctx {
     uint64_t p0f_calls;
     uint64_t http_msgs;     /* HTTP messages fingerprinted */
     uint64_t http_conns;    /* connections recognised as HTTP */
-    uint64_t http_capped;   /* connections whose parsing stopped at HOSTS_HTTP_MAX_MSGS */
     uint64_t http_too_many; /* messages with more than 32 headers: p0f skips them too */
     uint64_t http_no_memory;
     char *http_sig; /* NS_P0F_HTTP_SIG_MAX bytes: one raw signature */
@@ -902,14 +901,20 @@ out:
 /* --- HTTP fingerprints over reassembled TCP --------------------------------------- */
 
 enum { HTTP_DIR_PROBE = 0, HTTP_DIR_ON, HTTP_DIR_OFF };
+enum { HTTP_KIND_UNKNOWN = 0, HTTP_KIND_REQUEST, HTTP_KIND_RESPONSE, HTTP_KIND_OTHER };
 
 struct hosts_http_conn;
 
+/*
+ * One direction: PROBE (its first bytes are collected until they tell what
+ * it is), ON (an HTTP parser until the end of the first message's headers),
+ * OFF (done, or not HTTP: the reassembler stops following it).
+ */
 struct hosts_http_dir {
     struct hosts_http_conn *conn;
     int dir;
     uint8_t state; /* HTTP_DIR_... */
-    uint8_t kind;  /* enum ns_http_kind of the parser */
+    uint8_t kind;  /* HTTP_KIND_...: what the probe said */
     uint8_t nprobe;
     uint8_t probe[HOSTS_HTTP_PROBE];
     struct ns_http_parser *parser;
@@ -918,20 +923,42 @@ struct hosts_http_dir {
 /* conn->app of a TCP connection while its HTTP is looked at (flow->app is the host table's). */
 struct hosts_http_conn {
     struct hosts_ctx *c;
+    struct ns_tcp_conn *tc;
     struct ns_addr addr[2]; /* the sender of each direction (0 = the flow's initiator) */
-    uint32_t msgs;
-    uint64_t ts_ns; /* capture time of the bytes being fed */
-    bool done;      /* stopped: the message cap, or neither side is HTTP */
+    uint64_t ts_ns;         /* capture time of the bytes being fed */
     struct hosts_http_dir d[2];
 };
+
+/* Stop looking at direction dir; its parser goes once no feed is running. */
+static void hosts_http_stop(struct hosts_http_conn *hc, int dir)
+{
+    hc->d[dir].state = HTTP_DIR_OFF;
+    hc->tc->ignore[dir] = true;
+}
+
+static void hosts_http_drop_parser(struct hosts_http_dir *d)
+{
+    ns_http_parser_free(d->parser);
+    d->parser = NULL;
+}
+
+/* Neither direction is looked at any more. */
+static void hosts_http_stop_all(struct hosts_http_conn *hc)
+{
+    for (int i = 0; i < 2; i++) {
+        hosts_http_stop(hc, i);
+        hosts_http_drop_parser(&hc->d[i]);
+    }
+}
 
 static const char *const hosts_http_methods[] = {
     "GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE ", NULL,
 };
 
 /*
- * What the first bytes of a direction say: 1 a request (a method and a
- * space), 2 a response ("HTTP/1."), 0 not HTTP, -1 not enough bytes yet.
+ * What the first bytes of a direction say: HTTP_KIND_REQUEST (a method and a
+ * space), HTTP_KIND_RESPONSE ("HTTP/1."), HTTP_KIND_OTHER, or
+ * HTTP_KIND_UNKNOWN (not enough bytes yet).
  */
 static int hosts_http_classify(const uint8_t *b, size_t n)
 {
@@ -941,7 +968,7 @@ static int hosts_http_classify(const uint8_t *b, size_t n)
         size_t k = n < l ? n : l;
         if (memcmp(b, hosts_http_methods[i], k) == 0) {
             if (n >= l) {
-                return 1;
+                return HTTP_KIND_REQUEST;
             }
             maybe = true;
         }
@@ -949,11 +976,11 @@ static int hosts_http_classify(const uint8_t *b, size_t n)
     size_t k = n < 7 ? n : 7;
     if (memcmp(b, "HTTP/1.", k) == 0) {
         if (n >= 7) {
-            return 2;
+            return HTTP_KIND_RESPONSE;
         }
         maybe = true;
     }
-    return maybe ? -1 : 0;
+    return maybe ? HTTP_KIND_UNKNOWN : HTTP_KIND_OTHER;
 }
 
 static void hosts_http_on_headers(void *ud, const struct ns_http_msg *m)
@@ -963,14 +990,11 @@ static void hosts_http_on_headers(void *ud, const struct ns_http_msg *m)
     struct hosts_ctx *c = hc->c;
     struct ns_p0f_result res;
 
-    if (hc->done) {
-        return;
+    if (d->state != HTTP_DIR_ON) {
+        return; /* a later message in the same chunk */
     }
-    if (++hc->msgs >= HOSTS_HTTP_MAX_MSGS) {
-        hc->done = true; /* the parsers are freed once the current feed returns */
-        c->http_capped++;
-    }
-    if (m->nheaders > 32) {
+    hosts_http_stop(hc, d->dir); /* p0f's rule: the first message of each direction */
+    if (m->nheaders > NS_P0F_HTTP_MAX_HDRS) {
         c->http_too_many++;
         return;
     }
@@ -985,53 +1009,48 @@ static void hosts_http_on_headers(void *ud, const struct ns_http_msg *m)
     }
 }
 
-static void hosts_http_free_parsers(struct hosts_http_conn *hc)
-{
-    for (int i = 0; i < 2; i++) {
-        ns_http_parser_free(hc->d[i].parser);
-        hc->d[i].parser = NULL;
-        hc->d[i].state = HTTP_DIR_OFF;
-    }
-}
-
+/*
+ * A parser for the first message of a direction. Only its headers are
+ * wanted, so it is not paired with the other side (pairing only helps frame
+ * the bodies of later messages).
+ */
 static int hosts_http_parser(struct hosts_http_conn *hc, int dir, enum ns_http_kind kind)
 {
     struct ns_http_opts o;
     struct ns_http_callbacks cb;
     ns_http_opts_init(&o);
     o.max_header_bytes = HOSTS_HTTP_MAX_HEADER;
-    o.decode_content = false; /* only the headers matter; bodies are framed, not inflated */
+    o.decode_content = false;
     o.max_body_bytes = 1;
+    o.max_pending = 1;
     memset(&cb, 0, sizeof(cb));
     cb.on_headers = hosts_http_on_headers;
     cb.ud = &hc->d[dir];
-    hc->d[dir].kind = (uint8_t)kind;
     return ns_http_parser_new(&hc->d[dir].parser, kind, &o, &cb);
 }
 
-/* A direction turned out to be HTTP of `kind`: its parser, and the other side's, paired. */
-static int hosts_http_start(struct hosts_http_conn *hc, int dir, enum ns_http_kind kind)
+/* The probe of direction dir is complete enough to decide: start parsing or stop. */
+static void hosts_http_decide(struct hosts_http_conn *hc, int dir, int kind)
 {
+    struct hosts_ctx *c = hc->c;
     struct hosts_http_dir *d = &hc->d[dir];
     struct hosts_http_dir *o = &hc->d[1 - dir];
-    if (d->parser == NULL && hosts_http_parser(hc, dir, kind) != 0) {
-        return NS_ENOMEM;
+    d->kind = (uint8_t)kind;
+    if (kind == HTTP_KIND_OTHER || o->kind == kind) {
+        /* not HTTP, or the same kind as the other side: this connection is not for us */
+        hosts_http_stop_all(hc);
+        return;
+    }
+    if (o->kind != HTTP_KIND_REQUEST && o->kind != HTTP_KIND_RESPONSE) {
+        c->http_conns++;
+    }
+    enum ns_http_kind want = kind == HTTP_KIND_REQUEST ? NS_HTTP_REQUEST : NS_HTTP_RESPONSE;
+    if (hosts_http_parser(hc, dir, want) != 0) {
+        c->http_no_memory++;
+        hosts_http_stop_all(hc);
+        return;
     }
     d->state = HTTP_DIR_ON;
-    if (o->parser == NULL && o->state != HTTP_DIR_OFF) {
-        enum ns_http_kind other = kind == NS_HTTP_REQUEST ? NS_HTTP_RESPONSE : NS_HTTP_REQUEST;
-        if (hosts_http_parser(hc, 1 - dir, other) != 0) {
-            return NS_ENOMEM;
-        }
-    }
-    if (o->parser != NULL) {
-        if (kind == NS_HTTP_REQUEST) {
-            ns_http_pair(d->parser, o->parser);
-        } else {
-            ns_http_pair(o->parser, d->parser);
-        }
-    }
-    return 0;
 }
 
 static void hosts_tcp_data(void *ud, struct ns_tcp_conn *tc, int dir, const uint8_t *data,
@@ -1046,9 +1065,12 @@ static void hosts_tcp_data(void *ud, struct ns_tcp_conn *tc, int dir, const uint
         hc = ns_calloc(1, sizeof(*hc));
         if (hc == NULL) {
             c->http_no_memory++;
+            tc->ignore[0] = true;
+            tc->ignore[1] = true;
             return;
         }
         hc->c = c;
+        hc->tc = tc;
         ns_flow_endpoints(tc->flow, &hc->addr[0], NULL, &hc->addr[1], NULL);
         for (int i = 0; i < 2; i++) {
             hc->d[i].conn = hc;
@@ -1057,9 +1079,6 @@ static void hosts_tcp_data(void *ud, struct ns_tcp_conn *tc, int dir, const uint
         tc->app = hc;
     }
     struct hosts_http_dir *d = &hc->d[dir];
-    if (hc->done || d->state == HTTP_DIR_OFF) {
-        return;
-    }
     hc->ts_ns = ts_ns;
     if (d->state == HTTP_DIR_PROBE) {
         size_t take = HOSTS_HTTP_PROBE - d->nprobe;
@@ -1067,41 +1086,24 @@ static void hosts_tcp_data(void *ud, struct ns_tcp_conn *tc, int dir, const uint
         memcpy(d->probe + d->nprobe, data, take);
         d->nprobe = (uint8_t)(d->nprobe + take);
         int kind = hosts_http_classify(d->probe, d->nprobe);
-        if (kind < 0) {
+        if (kind == HTTP_KIND_UNKNOWN) {
             return; /* the probe bytes are all there is: fed when decided */
         }
-        enum ns_http_kind want = kind == 1 ? NS_HTTP_REQUEST : NS_HTTP_RESPONSE;
-        if (kind == 0 || (d->parser != NULL && d->kind != want)) {
-            /* not HTTP, or the same kind as the other side: leave this direction alone */
-            d->state = HTTP_DIR_OFF;
-            ns_http_parser_free(d->parser);
-            d->parser = NULL;
-            if (hc->d[1 - dir].state != HTTP_DIR_ON) {
-                hc->done = true;
-                hosts_http_free_parsers(hc);
+        hosts_http_decide(hc, dir, kind);
+        if (d->state == HTTP_DIR_ON) {
+            /* the probe bytes held before this chunk, then the chunk */
+            size_t held = d->nprobe - take;
+            if (held > 0) {
+                ns_http_feed(d->parser, d->probe, held);
             }
-            return;
-        }
-        if (hc->d[1 - dir].state != HTTP_DIR_ON) {
-            c->http_conns++;
-        }
-        if (hosts_http_start(hc, dir, want) != 0) {
-            c->http_no_memory++;
-            hc->done = true;
-            hosts_http_free_parsers(hc);
-            return;
-        }
-        /* the probe bytes held before this chunk, then the chunk */
-        size_t held = d->nprobe - take;
-        if (held > 0) {
-            ns_http_feed(d->parser, d->probe, held);
         }
     }
-    if (!hc->done && d->parser != NULL) {
+    if (d->state == HTTP_DIR_ON) {
         ns_http_feed(d->parser, data, len);
     }
-    if (hc->done) {
-        hosts_http_free_parsers(hc);
+    if (d->state == HTTP_DIR_OFF) {
+        hosts_http_drop_parser(d);
+        tc->ignore[dir] = true;
     }
 }
 
@@ -1110,14 +1112,18 @@ static void hosts_tcp_gap(void *ud, struct ns_tcp_conn *tc, int dir, uint64_t le
     struct hosts_http_conn *hc = tc->app;
     (void)ud;
     (void)ts_ns;
-    if (hc == NULL || hc->done) {
+    if (hc == NULL) {
         return;
     }
     struct hosts_http_dir *d = &hc->d[dir];
     if (d->state == HTTP_DIR_PROBE) {
-        d->state = HTTP_DIR_OFF; /* the first bytes are lost: no telling what this is */
-    } else if (d->parser != NULL) {
+        /* the first bytes are lost: no telling what this is */
+        hosts_http_stop(hc, dir);
+    } else if (d->state == HTTP_DIR_ON) {
         ns_http_gap(d->parser, len);
+    }
+    if (d->state == HTTP_DIR_OFF) {
+        hosts_http_drop_parser(d);
     }
 }
 
@@ -1127,21 +1133,17 @@ static void hosts_tcp_close(void *ud, struct ns_tcp_conn *tc, int dir, enum ns_t
     struct hosts_http_conn *hc = tc->app;
     (void)ud;
     (void)why;
-    if (hc == NULL || hc->done) {
+    if (hc == NULL) {
         return;
     }
     struct hosts_http_dir *d = &hc->d[dir];
-    if (d->state == HTTP_DIR_PROBE && d->nprobe > 0) {
-        /* a direction shorter than the probe: a short request line cannot be HTTP anyway */
-        d->state = HTTP_DIR_OFF;
-    }
-    if (d->parser != NULL && d->state == HTTP_DIR_ON) {
+    if (d->state == HTTP_DIR_ON) {
         hc->ts_ns = ts_ns;
         ns_http_close(d->parser);
     }
-    if (hc->done) {
-        hosts_http_free_parsers(hc);
-    }
+    /* a direction shorter than the probe: a short request line cannot be HTTP anyway */
+    hosts_http_stop(hc, dir);
+    hosts_http_drop_parser(d);
 }
 
 static void hosts_tcp_conn_end(void *ud, struct ns_tcp_conn *tc)
@@ -1149,7 +1151,7 @@ static void hosts_tcp_conn_end(void *ud, struct ns_tcp_conn *tc)
     struct hosts_http_conn *hc = tc->app;
     (void)ud;
     if (hc != NULL) {
-        hosts_http_free_parsers(hc);
+        hosts_http_stop_all(hc);
         ns_free(hc);
         tc->app = NULL;
     }
@@ -1606,7 +1608,6 @@ int cmd_hosts(int argc, char **argv)
             ns_jsonw_u64(&w, "p0f_fingerprints", ctx->p0f_calls);
             ns_jsonw_u64(&w, "http_connections", ctx->http_conns);
             ns_jsonw_u64(&w, "http_fingerprints", ctx->http_msgs);
-            ns_jsonw_u64(&w, "http_capped", ctx->http_capped);
             ns_jsonw_u64(&w, "http_too_many_headers", ctx->http_too_many);
             ns_jsonw_u64(&w, "http_no_memory", ctx->http_no_memory);
             ns_jsonw_u64(&w, "scan_attempts", ss.attempts);

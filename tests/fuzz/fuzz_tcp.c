@@ -22,6 +22,8 @@
  *   ctl bit 3: ns_tcp_flow_end() on the flow after the segment
  *   ctl bit 4: add 2^30 + 2^29 to the sequence number (hostile jump)
  *   ctl bit 5: constant fill (else byte i = fill + i)
+ *   ctl bit 6: the consumer stops following the direction (conn->ignore)
+ *              before the segment, when the connection exists
  *   flags:  TCP flags as on the wire (FIN 0x01, SYN 0x02, RST 0x04, ...)
  *   seq:    0xffff0000 + 0x100 * direction + offset: streams wrap past 2^32
  *   len:    captured payload bytes
@@ -32,7 +34,8 @@
  * its own direction (FIN or RST of its sender: a RST never closes the
  * peer's direction); the connection's counters equal what the callbacks saw
  * (delivered and gap bytes); the stats agree with the callbacks; held bytes
- * stay under both caps and are 0 at the end.
+ * stay under both caps and are 0 at the end; an ignored direction gets no
+ * data or gap callback, and still closes exactly once.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -75,7 +78,7 @@ static void fz_data(void *ud, struct ns_tcp_conn *c, int dir, const uint8_t *b, 
     struct fz *z = ud;
     int f = fz_flow(z, c);
     (void)ts;
-    if (len == 0 || z->closes[f][dir] != 0 || c->closed[dir]) {
+    if (len == 0 || z->closes[f][dir] != 0 || c->closed[dir] || c->ignore[dir]) {
         abort();
     }
     for (size_t i = 0; i < len; i++) {
@@ -90,7 +93,7 @@ static void fz_gap(void *ud, struct ns_tcp_conn *c, int dir, uint64_t len, uint6
     struct fz *z = ud;
     int f = fz_flow(z, c);
     (void)ts;
-    if (len == 0 || len > NS_TCP_MAX_JUMP || z->closes[f][dir] != 0) {
+    if (len == 0 || len > NS_TCP_MAX_JUMP || z->closes[f][dir] != 0 || c->ignore[dir]) {
         abort();
     }
     z->gap[f][dir] += len;
@@ -216,6 +219,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if ((ctl & 4) && extra > 0) {
             p.flags |= NS_PKT_F_SNAPPED;
             p.payload_wire_len = (uint32_t)len + extra;
+        }
+        if ((ctl & 0x40) && z.flows[f].user != NULL) {
+            ((struct ns_tcp_conn *)z.flows[f].user)->ignore[dir] = true;
         }
         z.seg_flow = f;
         z.seg_dir = dir;

@@ -706,6 +706,51 @@ static void test_http_request(void **state)
 }
 
 /*
+ * Header names are numbered at load: p0f's 34 built-in names, then each new
+ * name of the file. Sigs of 32 names X-0, X-1, ... fill the table (512) at
+ * the 479th new name, X-478, in the 15th sig (line 4 + 14).
+ */
+static void test_http_name_table(void **state)
+{
+    (void)state;
+    char text[32768];
+    size_t len =
+        (size_t)snprintf(text, sizeof(text), "[http:request]\nlabel = s:!:x:\nsys = Linux\n");
+    for (int sig = 0; sig < 16; sig++) {
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "sig = *:");
+        for (int k = 0; k < 32; k++) {
+            len += (size_t)snprintf(text + len, sizeof(text) - len, "%sX-%d", k > 0 ? "," : "",
+                                    sig * 32 + k);
+        }
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "::\n");
+    }
+    assert_true(len < sizeof(text));
+    struct ns_p0f_db *db = NULL;
+    struct ns_error err;
+    assert_int_equal(ns_p0f_load_buffer(&db, text, len, "t.fp", &err), NS_ELIMIT);
+    assert_null(db);
+    assert_string_equal(err.msg,
+                        "t.fp: line 18: header 'X-478': names over 255 bytes or more than 512");
+
+    /* p0f's HTTP_MAX_HDRS: a message with 33 headers is not fingerprinted */
+    db = mini_db();
+    struct ns_http_header many[NS_P0F_HTTP_MAX_HDRS + 1];
+    for (size_t i = 0; i < NS_P0F_HTTP_MAX_HDRS + 1; i++) {
+        many[i] = (struct ns_http_header){"Host", 4, "h", 1};
+    }
+    struct ns_http_msg m = req(many, NS_P0F_HTTP_MAX_HDRS + 1, 1);
+    struct ns_p0f_result r;
+    char sig[256];
+    assert_int_equal(ns_p0f_http(db, &m, &r), NS_ELIMIT);
+    assert_int_equal(r.match, NS_P0F_NONE);
+    assert_int_equal(ns_p0f_http_sig(db, &m, sig, sizeof(sig)), NS_ELIMIT);
+    assert_string_equal(sig, "");
+    m.nheaders = NS_P0F_HTTP_MAX_HDRS;
+    assert_int_equal(ns_p0f_http(db, &m, &r), 0);
+    ns_p0f_free(db);
+}
+
+/*
  * Raw HTTP signatures in p0f's notation: the request is the first one of
  * cs_http_google.pcapng (p0f 3.09b logs exactly this raw_sig for it).
  */
@@ -867,6 +912,7 @@ int main(void)
         cmocka_unit_test(test_parser_counts_and_file),
         cmocka_unit_test(test_parser_oom),
         cmocka_unit_test(test_http_request),
+        cmocka_unit_test(test_http_name_table),
         cmocka_unit_test(test_http_response),
         cmocka_unit_test(test_http_sig),
         cmocka_unit_test(test_real_database),

@@ -44,6 +44,8 @@ struct rec {
     int closes[NFLOWS][2];
     int conn_ends[NFLOWS];
     const uint8_t *last_data; /* view of the last on_data call */
+    size_t ignore_at[NFLOWS]
+                    [2]; /* on_data sets conn->ignore once this many bytes came (0: never) */
     uint64_t clock;
 };
 
@@ -76,6 +78,9 @@ static void on_data(void *ud, struct ns_tcp_conn *c, int dir, const uint8_t *dat
     assert_true(len > 0);
     r->last_data = data;
     rec_put(r, f, dir, (const char *)data, len);
+    if (r->ignore_at[f][dir] > 0 && r->len[f][dir] >= r->ignore_at[f][dir]) {
+        c->ignore[dir] = true;
+    }
 }
 
 static void on_gap(void *ud, struct ns_tcp_conn *c, int dir, uint64_t len, uint64_t ts_ns)
@@ -739,6 +744,50 @@ static void test_tcp_flow_end_flushes(void **state)
     end_and_free(t, &r);
 }
 
+/*
+ * A consumer stops following a direction, between segments (flow 0) and
+ * inside on_data (flow 1): no more data or gaps for it, what it held is
+ * freed, later segments are counted as ignored, and its close still comes
+ * (at its FIN at once, or at the end of the flow). The other direction is
+ * untouched.
+ */
+static void test_tcp_ignore(void **state)
+{
+    (void)state;
+    struct rec r;
+    struct ns_tcp *t = mk_tcp(&r, 0, 0);
+    handshake(t, &r, 0);
+    handshake(t, &r, 1);
+    assert_int_equal(seg(t, &r, 0, 0, ACK, 1001, "abc"), 0);
+    assert_int_equal(seg(t, &r, 0, 0, ACK, 1007, "ghi"), 0); /* held */
+    assert_int_equal(ns_tcp_held_bytes(t), 3);
+    struct ns_tcp_conn *c = r.flows[0].user;
+    c->ignore[0] = true;
+    assert_int_equal(seg(t, &r, 0, 0, ACK, 1004, "def"), 0);
+    assert_int_equal(ns_tcp_held_bytes(t), 0);
+    assert_int_equal(seg(t, &r, 0, 1, ACK, 5001, "1234"), 0);
+    assert_int_equal(seg(t, &r, 0, 0, FIN | ACK, 1020, NULL), 0); /* no byte is awaited */
+    assert_string_equal(r.out[0][0], "abc[fin]");
+    assert_string_equal(r.out[0][1], "1234");
+    assert_int_equal(c->delivered[0], 3);
+    assert_int_equal(ns_tcp_stats(t)->ignored, 1);
+
+    r.ignore_at[1][1] = 4;
+    assert_int_equal(seg(t, &r, 1, 1, ACK, 5005, "5678"), 0); /* held */
+    assert_int_equal(seg(t, &r, 1, 1, ACK, 5001, "1234"), 0); /* delivered, then ignored */
+    assert_int_equal(seg(t, &r, 1, 1, ACK, 5020, "zz"), 0);   /* ahead: neither held nor gapped */
+    assert_int_equal(ns_tcp_held_bytes(t), 0);
+    assert_int_equal(seg(t, &r, 1, 0, ACK, 1001, "x"), 0);
+    assert_string_equal(r.out[1][1], "1234");
+    assert_int_equal(ns_tcp_stats(t)->ignored, 2);
+    end_and_free(t, &r);
+    assert_string_equal(r.out[1][0], "x[end]");
+    assert_string_equal(r.out[1][1], "1234[end]");
+    assert_string_equal(r.out[0][1], "1234[end]");
+    assert_int_equal(r.conn_ends[0], 1);
+    assert_int_equal(r.conn_ends[1], 1);
+}
+
 /* ns_tcp_free frees connections that were never ended, without callbacks. */
 static void test_tcp_free_with_conns(void **state)
 {
@@ -859,6 +908,7 @@ int main(void)
         cmocka_unit_test(test_tcp_data_past_fin),
         cmocka_unit_test(test_tcp_interleaved),
         cmocka_unit_test(test_tcp_flow_end_flushes),
+        cmocka_unit_test(test_tcp_ignore),
         cmocka_unit_test(test_tcp_free_with_conns),
         cmocka_unit_test(test_tcp_alloc_failures),
     };

@@ -594,10 +594,126 @@ int ns_p0f_tcp(const struct ns_p0f_db *db, const struct ns_packet *p, struct ns_
 
 /* ---- HTTP ---- */
 
-static bool name_is(const struct ns_http_header *h, const char *name)
+/* p0f config.h header lists: [0] responses, [1] requests. */
+static const char *const http_optional[2][13] = {
+    {"Set-Cookie", "Last-Modified", "ETag", "Content-Length", "Content-Disposition",
+     "Cache-Control", "Expires", "Pragma", "Location", "Refresh", "Content-Range", "Vary", NULL},
+    {"Cookie", "Referer", "Origin", "Range", "If-Modified-Since", "If-None-Match", "Via",
+     "X-Forwarded-For", "Authorization", "Proxy-Authorization", "Cache-Control", NULL},
+};
+static const char *const http_common[2][9] = {
+    {"Content-Type", "Connection", "Keep-Alive", "Accept-Ranges", "Date", NULL},
+    {"Host", "User-Agent", "Connection", "Accept", "Accept-Encoding", "Accept-Language",
+     "Accept-Charset", "Keep-Alive", NULL},
+};
+static const char *const http_skipval[2][4] = {
+    {"Date", "Content-Type", "Server", NULL},
+    {"Host", "User-Agent", NULL},
+};
+static const char *const http_builtin[] = {
+    "User-Agent", "Server", "Accept-Language", "Via", "X-Forwarded-For", "Date", NULL,
+};
+
+/* FNV-1a (32 bits) of a header name: the slot to start probing at. */
+static size_t name_slot(const char *name, size_t len)
 {
-    size_t l = strlen(name);
-    return h->name_len == l && memcmp(h->name, name, l) == 0;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ (uint8_t)name[i]) * 16777619u;
+    }
+    return h & (NS__P0F_NAME_SLOTS - 1);
+}
+
+/* The id of (name, len), or -1 when the table does not have it. */
+static int name_find(const struct ns__p0f_names *nm, const char *name, size_t len)
+{
+    for (size_t i = name_slot(name, len);; i = (i + 1) & (NS__P0F_NAME_SLOTS - 1)) {
+        unsigned v = nm->slot[i];
+        if (v == 0) {
+            return -1;
+        }
+        v--;
+        if (nm->len[v] == len && memcmp(nm->name[v], name, len) == 0) {
+            return (int)v;
+        }
+    }
+}
+
+int ns__p0f_name_add(struct ns__p0f_names *nm, const char *name, size_t len)
+{
+    if (len > UINT8_MAX) {
+        return -1;
+    }
+    int id = name_find(nm, name, len);
+    if (id >= 0) {
+        return id;
+    }
+    if (nm->n >= NS__P0F_MAX_NAMES) {
+        return -1;
+    }
+    size_t i = name_slot(name, len);
+    while (nm->slot[i] != 0) {
+        i = (i + 1) & (NS__P0F_NAME_SLOTS - 1); /* the table is at most half full */
+    }
+    id = (int)nm->n++;
+    nm->name[id] = name;
+    nm->len[id] = (uint8_t)len;
+    nm->flags[id] = 0;
+    nm->slot[i] = (uint16_t)(id + 1);
+    return id;
+}
+
+static int name_add_static(struct ns__p0f_names *nm, const char *name, uint8_t flags)
+{
+    int id = ns__p0f_name_add(nm, name, strlen(name));
+    nm->flags[id] |= flags; /* the built-in names always fit */
+    return id;
+}
+
+void ns__p0f_names_init(struct ns__p0f_names *nm)
+{
+    memset(nm, 0, sizeof(*nm));
+    for (size_t i = 0; http_builtin[i] != NULL; i++) {
+        (void)name_add_static(nm, http_builtin[i], 0);
+    }
+    for (int d = 0; d < 2; d++) {
+        for (size_t i = 0; http_optional[d][i] != NULL; i++) {
+            (void)name_add_static(nm, http_optional[d][i], (uint8_t)(NS__P0F_HF_OPTIONAL << d));
+        }
+        for (size_t i = 0; http_skipval[d][i] != NULL; i++) {
+            (void)name_add_static(nm, http_skipval[d][i], (uint8_t)(NS__P0F_HF_SKIPVAL << d));
+        }
+        for (size_t i = 0; http_common[d][i] != NULL; i++) {
+            nm->common[d][i] =
+                (uint16_t)name_add_static(nm, http_common[d][i], (uint8_t)(NS__P0F_HF_COMMON << d));
+            nm->ncommon[d] = i + 1;
+        }
+    }
+    nm->sw[0] = (uint16_t)name_find(nm, "Server", 6);
+    nm->sw[1] = (uint16_t)name_find(nm, "User-Agent", 10);
+}
+
+/* A message's headers as ids (-1: a name p0f has no ID for) and the set of ids present. */
+struct msg_ids {
+    int16_t id[NS_P0F_HTTP_MAX_HDRS];
+    uint64_t present[NS__P0F_NAME_WORDS];
+};
+
+static void msg_ids(const struct ns__p0f_names *nm, const struct ns_http_msg *m, struct msg_ids *x)
+{
+    memset(x->present, 0, sizeof(x->present));
+    for (size_t i = 0; i < m->nheaders; i++) {
+        int id = name_find(nm, m->headers[i].name, m->headers[i].name_len);
+        x->id[i] = (int16_t)id;
+        if (id >= 0) {
+            x->present[id / 64] |= UINT64_C(1) << (id % 64);
+        }
+    }
+}
+
+static bool has_id(const struct msg_ids *x, unsigned id)
+{
+    return (x->present[id / 64] >> (id % 64)) & 1u;
 }
 
 static bool has_sub(const char *hay, size_t hay_len, const char *needle)
@@ -609,27 +725,31 @@ static bool has_sub(const char *hay, size_t hay_len, const char *needle)
     return hay != NULL && memmem(hay, hay_len, needle, l) != NULL;
 }
 
-/* fp_http.c http_find_match(): ordered headers with optional ones, absent ones. */
-static bool http_sig_matches(const struct ns__p0f_http_sig *s, const struct ns_http_msg *m, int ver)
+/*
+ * fp_http.c http_find_match(): ordered headers with optional ones, absent
+ * ones. The sets decide most signatures before any string is looked at.
+ */
+static bool http_sig_matches(const struct ns__p0f_http_sig *s, const struct ns_http_msg *m,
+                             const struct msg_ids *x, int ver)
 {
     if (s->ver != -1 && s->ver != ver) {
         return false;
+    }
+    for (size_t w = 0; w < NS__P0F_NAME_WORDS; w++) {
+        if ((s->need[w] & ~x->present[w]) != 0 || (s->absent[w] & x->present[w]) != 0) {
+            return false;
+        }
     }
     size_t th = 0;
     for (size_t rh = 0; rh < s->nhdr; rh++) {
         const struct ns__p0f_http_hdr *want = &s->hdr[rh];
         size_t k = th;
-        while (k < m->nheaders && !name_is(&m->headers[k], want->name)) {
+        while (k < m->nheaders && x->id[k] != (int)want->id) {
             k++;
         }
         if (k == m->nheaders) {
-            if (!want->optional) {
-                return false;
-            }
-            for (size_t j = 0; j < m->nheaders; j++) {
-                if (name_is(&m->headers[j], want->name)) {
-                    return false;
-                }
+            if (!want->optional || has_id(x, want->id)) {
+                return false; /* missing, or only earlier than the order allows */
             }
             continue;
         }
@@ -639,14 +759,29 @@ static bool http_sig_matches(const struct ns__p0f_http_sig *s, const struct ns_h
         }
         th = k + 1;
     }
-    for (size_t i = 0; i < s->nmiss; i++) {
-        for (size_t j = 0; j < m->nheaders; j++) {
-            if (name_is(&m->headers[j], s->miss[i])) {
-                return false;
+    return true;
+}
+
+/* The last (sig) or first (match) header with id `id` and a value, or NULL. */
+static const struct ns_http_header *msg_header(const struct ns_http_msg *m, const struct msg_ids *x,
+                                               int id, bool last, bool need_value)
+{
+    const struct ns_http_header *found = NULL;
+    for (size_t j = 0; j < m->nheaders; j++) {
+        if (x->id[j] == id && (!need_value || m->headers[j].value_len > 0)) {
+            found = &m->headers[j];
+            if (!last) {
+                break;
             }
         }
     }
-    return true;
+    return found;
+}
+
+static bool http_msg_ok(const struct ns_http_msg *m)
+{
+    return m != NULL && (m->nheaders == 0 || m->headers != NULL) &&
+           m->nheaders <= NS_P0F_HTTP_MAX_HDRS;
 }
 
 int ns_p0f_http(const struct ns_p0f_db *db, const struct ns_http_msg *m, struct ns_p0f_result *res)
@@ -655,21 +790,19 @@ int ns_p0f_http(const struct ns_p0f_db *db, const struct ns_http_msg *m, struct 
     if (db == NULL || m == NULL || (m->nheaders > 0 && m->headers == NULL)) {
         return NS_EINVAL;
     }
+    if (!http_msg_ok(m)) {
+        return NS_ELIMIT;
+    }
+    struct msg_ids x;
+    msg_ids(&db->names, m, &x);
     int dir = m->kind == NS_HTTP_REQUEST ? 1 : 0;
     int ver = (int)m->version_minor;
-    const char *swname = dir == 1 ? "User-Agent" : "Server";
-    const struct ns_http_header *sw = NULL;
-    for (size_t j = 0; j < m->nheaders; j++) {
-        if (name_is(&m->headers[j], swname)) {
-            sw = &m->headers[j];
-            break;
-        }
-    }
+    const struct ns_http_header *sw = msg_header(m, &x, db->names.sw[dir], false, false);
     const struct ns__p0f_http_sig *match = NULL;
     const struct ns__p0f_http_sig *gmatch = NULL;
     for (size_t i = 0; i < db->nhttp[dir]; i++) {
         const struct ns__p0f_http_sig *s = &db->http[dir][i];
-        if (!http_sig_matches(s, m, ver)) {
+        if (!http_sig_matches(s, m, &x, ver)) {
             continue;
         }
         if (!db->labels[s->label].generic) {
@@ -706,74 +839,6 @@ int ns_p0f_http(const struct ns_p0f_db *db, const struct ns_http_msg *m, struct 
 /* ---- HTTP raw signature (p0f 3.09b fp_http.c dump_sig() output) ---- */
 
 #define HTTP_MAX_SHOW 200
-
-/* p0f config.h header lists: [0] responses, [1] requests. */
-static const char *const http_optional[2][13] = {
-    {"Set-Cookie", "Last-Modified", "ETag", "Content-Length", "Content-Disposition",
-     "Cache-Control", "Expires", "Pragma", "Location", "Refresh", "Content-Range", "Vary", NULL},
-    {"Cookie", "Referer", "Origin", "Range", "If-Modified-Since", "If-None-Match", "Via",
-     "X-Forwarded-For", "Authorization", "Proxy-Authorization", "Cache-Control", NULL},
-};
-static const char *const http_common[2][9] = {
-    {"Content-Type", "Connection", "Keep-Alive", "Accept-Ranges", "Date", NULL},
-    {"Host", "User-Agent", "Connection", "Accept", "Accept-Encoding", "Accept-Language",
-     "Accept-Charset", "Keep-Alive", NULL},
-};
-static const char *const http_skipval[2][4] = {
-    {"Date", "Content-Type", "Server", NULL},
-    {"Host", "User-Agent", NULL},
-};
-static const char *const http_builtin[] = {
-    "User-Agent", "Server", "Accept-Language", "Via", "X-Forwarded-For", "Date", NULL,
-};
-
-static bool http_in_list(const char *const *list, const char *name, size_t len)
-{
-    for (size_t i = 0; list[i] != NULL; i++) {
-        if (strlen(list[i]) == len && memcmp(list[i], name, len) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static bool http_str_is(const char *s, const char *name, size_t len)
-{
-    return s != NULL && strlen(s) == len && memcmp(s, name, len) == 0;
-}
-
-/* Whether p0f has an ID for this header name: built in, in its lists, or named by a signature. */
-static bool http_known(const struct ns_p0f_db *db, const char *name, size_t len)
-{
-    if (http_in_list(http_builtin, name, len)) {
-        return true;
-    }
-    for (int d = 0; d < 2; d++) {
-        if (http_in_list(http_optional[d], name, len) || http_in_list(http_common[d], name, len) ||
-            http_in_list(http_skipval[d], name, len)) {
-            return true;
-        }
-    }
-    if (db == NULL) {
-        return false;
-    }
-    for (int d = 0; d < 2; d++) {
-        for (size_t i = 0; i < db->nhttp[d]; i++) {
-            const struct ns__p0f_http_sig *s = &db->http[d][i];
-            for (size_t k = 0; k < s->nhdr; k++) {
-                if (http_str_is(s->hdr[k].name, name, len)) {
-                    return true;
-                }
-            }
-            for (size_t k = 0; k < s->nmiss; k++) {
-                if (http_str_is(s->miss[k], name, len)) {
-                    return true;
-                }
-            }
-        }
-    }
-    return false;
-}
 
 struct sigbuf {
     char *buf;
@@ -815,21 +880,29 @@ int ns_p0f_http_sig(const struct ns_p0f_db *db, const struct ns_http_msg *m, cha
     if (m == NULL || buf == NULL || size == 0 || (m->nheaders > 0 && m->headers == NULL)) {
         return NS_EINVAL;
     }
+    buf[0] = '\0';
+    if (!http_msg_ok(m)) {
+        return NS_ELIMIT;
+    }
+    /* without a database only the built-in names are known: a table of those */
+    struct ns__p0f_names builtin;
+    const struct ns__p0f_names *nm = db != NULL ? &db->names : &builtin;
+    if (db == NULL) {
+        ns__p0f_names_init(&builtin);
+    }
+    struct msg_ids x;
+    msg_ids(nm, m, &x);
     struct sigbuf b = {buf, size, 0, false};
     int dir = m->kind == NS_HTTP_REQUEST ? 1 : 0;
-    const char *swname = dir == 1 ? "User-Agent" : "Server";
-    const struct ns_http_header *sw = NULL;
-    buf[0] = '\0';
+    const struct ns_http_header *sw = msg_header(m, &x, nm->sw[dir], true, true);
     sig_put(&b, m->version_minor == 1 ? "1:" : "0:", 2);
     for (size_t i = 0; i < m->nheaders; i++) {
         const struct ns_http_header *h = &m->headers[i];
-        bool known = http_known(db, h->name, h->name_len);
-        bool optional = known && http_in_list(http_optional[dir], h->name, h->name_len);
-        bool show = h->value_len > 0 && !optional &&
-                    !(known && http_in_list(http_skipval[dir], h->name, h->name_len));
-        if (name_is(h, swname) && h->value_len > 0) {
-            sw = h; /* p0f keeps the last one */
-        }
+        int id = x.id[i];
+        unsigned fl = id >= 0 ? nm->flags[id] : 0;
+        bool known = id >= 0;
+        bool optional = (fl & (NS__P0F_HF_OPTIONAL << dir)) != 0;
+        bool show = h->value_len > 0 && !optional && !(fl & (NS__P0F_HF_SKIPVAL << dir));
         if (i > 0) {
             sig_put(&b, ",", 1);
         }
@@ -846,16 +919,13 @@ int ns_p0f_http_sig(const struct ns_p0f_db *db, const struct ns_http_msg *m, cha
     }
     sig_put(&b, ":", 1);
     bool had = false;
-    for (size_t c = 0; http_common[dir][c] != NULL; c++) {
-        bool present = false;
-        for (size_t i = 0; i < m->nheaders && !present; i++) {
-            present = name_is(&m->headers[i], http_common[dir][c]);
-        }
-        if (!present) {
+    for (size_t c = 0; c < nm->ncommon[dir]; c++) {
+        unsigned id = nm->common[dir][c];
+        if (!has_id(&x, id)) {
             if (had) {
                 sig_put(&b, ",", 1);
             }
-            sig_put(&b, http_common[dir][c], strlen(http_common[dir][c]));
+            sig_put(&b, nm->name[id], nm->len[id]);
             had = true;
         }
     }

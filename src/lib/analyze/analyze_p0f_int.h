@@ -95,16 +95,51 @@ struct ns__p0f_http_hdr {
     const char *name;
     const char *value; /* substring to find, or NULL */
     bool optional;     /* "?Name" */
+    uint16_t id;       /* in the name table */
 };
+
+/*
+ * The HTTP header names p0f has an ID for (its built-in lists, then every
+ * name p0f.fp uses), each with a small number, as p0f's own hdr_names: a
+ * message's headers are looked up once (hashed), then signatures compare
+ * numbers and test sets of numbers instead of strings.
+ */
+#define NS__P0F_MAX_NAMES  512 /* distinct header names */
+#define NS__P0F_NAME_SLOTS 1024
+#define NS__P0F_NAME_WORDS (NS__P0F_MAX_NAMES / 64)
+
+/* Per-name flags; shifted left by the direction (0 response, 1 request). */
+#define NS__P0F_HF_OPTIONAL 0x01
+#define NS__P0F_HF_COMMON   0x04
+#define NS__P0F_HF_SKIPVAL  0x10
+
+struct ns__p0f_names {
+    const char *name[NS__P0F_MAX_NAMES];
+    uint8_t len[NS__P0F_MAX_NAMES];
+    uint8_t flags[NS__P0F_MAX_NAMES];
+    uint16_t slot[NS__P0F_NAME_SLOTS]; /* id + 1; 0 is empty */
+    size_t n;
+    uint16_t common[2][9]; /* ids of p0f's common headers per direction, in its order */
+    size_t ncommon[2];
+    uint16_t sw[2]; /* "Server", "User-Agent" */
+};
+
+/* Fill with p0f's built-in names and their flags. */
+void ns__p0f_names_init(struct ns__p0f_names *nm);
+/* The id of (name, len), adding it if new: 0.. or -1 (table full, or a name over 255 bytes). */
+int ns__p0f_name_add(struct ns__p0f_names *nm, const char *name, size_t len);
 
 struct ns__p0f_http_sig {
     int ver; /* 0, 1, -1 for "*" */
     struct ns__p0f_http_hdr hdr[NS__P0F_MAX_HDRS];
     size_t nhdr;
     const char *miss[NS__P0F_MAX_HDRS];
+    uint16_t miss_id[NS__P0F_MAX_HDRS];
     size_t nmiss;
-    const char *sw; /* expected User-Agent / Server substring, or NULL */
-    size_t label;   /* index in db->labels */
+    uint64_t need[NS__P0F_NAME_WORDS];   /* ids of the headers that must be present */
+    uint64_t absent[NS__P0F_NAME_WORDS]; /* ids of the headers that must not be */
+    const char *sw;                      /* expected User-Agent / Server substring, or NULL */
+    size_t label;                        /* index in db->labels */
     unsigned line;
 };
 
@@ -124,6 +159,7 @@ struct ns_p0f_db {
     struct ns__p0f_mtu_sig *mtu;
     size_t nmtu;
     struct ns__p0f_http_sig *http[2]; /* [0] response, [1] request */
+    struct ns__p0f_names names;
     size_t nhttp[2];
     struct ns__p0f_ua ua[NS__P0F_MAX_UA];
     size_t nua;

@@ -556,6 +556,16 @@ static int parse_http_sig(struct pstate *ps, char *val)
                 goto out;
             }
             hd->name = s;
+            int id = ns__p0f_name_add(&db->names, s, strlen(s));
+            if (id < 0) {
+                rc = perr(ps, NS_ELIMIT, "header '%s': names over 255 bytes or more than %d", s,
+                          NS__P0F_MAX_NAMES);
+                goto out;
+            }
+            hd->id = (uint16_t)id;
+            if (!hd->optional) {
+                h->need[id / 64] |= UINT64_C(1) << (id % 64);
+            }
         }
         h->nhdr = k;
     }
@@ -570,6 +580,14 @@ static int parse_http_sig(struct pstate *ps, char *val)
                 rc = perr(ps, NS_EMALFORMED, "bad header name '%s'", h->miss[i]);
                 goto out;
             }
+            int id = ns__p0f_name_add(&db->names, h->miss[i], strlen(h->miss[i]));
+            if (id < 0) {
+                rc = perr(ps, NS_ELIMIT, "header '%s': names over 255 bytes or more than %d",
+                          h->miss[i], NS__P0F_MAX_NAMES);
+                goto out;
+            }
+            h->miss_id[i] = (uint16_t)id;
+            h->absent[id / 64] |= UINT64_C(1) << (id % 64);
         }
         h->nmiss = k;
     }
@@ -719,6 +737,7 @@ int ns_p0f_load_buffer(struct ns_p0f_db **out, const char *text, size_t len, con
     if (db == NULL) {
         return ns_error_set(err, NS_ENOMEM, "%s: out of memory", name);
     }
+    ns__p0f_names_init(&db->names);
     db->text = ns_malloc(len + 1);
     if (db->text == NULL) {
         rc = ns_error_set(err, NS_ENOMEM, "%s: out of memory", name);

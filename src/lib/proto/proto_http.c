@@ -923,6 +923,30 @@ static size_t http_head_byte(struct ns_http_parser *p, uint8_t c)
     return 1;
 }
 
+/*
+ * Header bytes after the start line, up to the next LF: appended as one run
+ * (the byte path above would do the same one byte at a time); the LF itself,
+ * and a run that meets the cap, go through http_head_byte.
+ */
+static size_t http_head_run(struct ns_http_parser *p, const uint8_t *d, size_t n)
+{
+    const uint8_t *nl = memchr(d, '\n', n);
+    size_t k = nl != NULL ? (size_t)(nl - d) : n;
+    size_t room = p->o.max_header_bytes - p->hlen;
+    k = k < room ? k : room;
+    if (k == 0) {
+        return http_head_byte(p, d[0]);
+    }
+    if (!http_hbuf_reserve(p, p->hlen + k)) {
+        p->st.dropped++; /* no memory for the block: drop it, find the next */
+        http_resync(p, false);
+        return 0;
+    }
+    memcpy(p->hbuf + p->hlen, d, k);
+    p->hlen += k;
+    return k;
+}
+
 /* ---- chunked framing ---- */
 
 /* A framing error inside a reported message: end it cut short, then resync. */
@@ -949,7 +973,7 @@ static size_t http_step(struct ns_http_parser *p, const uint8_t *d, size_t n)
     case ST_HEAD: {
         size_t i = 0;
         while (i < n && p->state == ST_HEAD) {
-            i += http_head_byte(p, d[i]);
+            i += p->first_done ? http_head_run(p, d + i, n - i) : http_head_byte(p, d[i]);
         }
         return i;
     }

@@ -102,6 +102,9 @@ static void tcp_emit(struct ns_tcp *t, struct tcp_conn *c, int dir, const uint8_
     if (len == 0) {
         return;
     }
+    if (c->pub.ignore[dir]) {
+        return; /* the consumer stopped following it during this segment */
+    }
     c->pub.delivered[dir] += len;
     t->stats.bytes += len;
     if (t->opts.on_data != NULL) {
@@ -111,7 +114,7 @@ static void tcp_emit(struct ns_tcp *t, struct tcp_conn *c, int dir, const uint8_
 
 static void tcp_gap(struct ns_tcp *t, struct tcp_conn *c, int dir, uint32_t n, uint64_t ts)
 {
-    if (n == 0) {
+    if (n == 0 || c->pub.ignore[dir]) {
         return;
     }
     c->pub.gaps[dir]++;
@@ -528,6 +531,27 @@ size_t ns_tcp_held_bytes(const struct ns_tcp *t)
     return t->held;
 }
 
+/*
+ * A segment of a direction the consumer no longer follows: what it held is
+ * dropped, its payload counted; a FIN or RST still closes it.
+ */
+static int tcp_ignored(struct ns_tcp *t, struct tcp_conn *c, int dir, const struct ns_packet *p)
+{
+    struct tcp_dir *d = &c->d[dir];
+    if (d->held != NULL) {
+        tcp_free_held(t, d);
+    }
+    if (p->payload_len > 0 || p->payload_wire_len > 0) {
+        t->stats.ignored++;
+    }
+    if (p->tcp_flags & NS_TCP_RST) {
+        tcp_close(t, c, dir, NS_TCP_CLOSE_RST, p->ts_ns);
+    } else if (p->tcp_flags & NS_TCP_FIN) {
+        tcp_close(t, c, dir, NS_TCP_CLOSE_FIN, p->ts_ns);
+    }
+    return 0;
+}
+
 int ns_tcp_segment(struct ns_tcp *t, struct ns_flow *flow, int dir, const struct ns_packet *p)
 {
     if (!(p->flags & NS_PKT_F_HAS_L4) || p->proto != NS_IPPROTO_TCP || (dir != 0 && dir != 1)) {
@@ -575,6 +599,9 @@ int ns_tcp_segment(struct ns_tcp *t, struct ns_flow *flow, int dir, const struct
             t->stats.after_close++;
         }
         return 0; /* a RST here changes nothing: it only ever closes its own direction */
+    }
+    if (c->pub.ignore[dir]) {
+        return tcp_ignored(t, c, dir, p);
     }
     if (fl & NS_TCP_SYN) {
         c->pub.syn_seen[dir] = true;
