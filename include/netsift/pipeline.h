@@ -35,6 +35,8 @@ typedef void ns_pipe_packet_fn(void *ud, const struct ns_packet *p, struct ns_fl
 typedef void ns_pipe_error_fn(void *ud, const struct ns_error *err);
 /* Progress: frames and bytes read so far (called about every 2^16 frames). */
 typedef void ns_pipe_progress_fn(void *ud, uint64_t frames, uint64_t bytes);
+/* Live capture, no frame for 100 ms: `now_ns` is the wall clock (CLOCK_REALTIME). */
+typedef void ns_pipe_idle_fn(void *ud, uint64_t now_ns);
 
 struct ns_pipeline_opts {
     struct ns_source_opts source;
@@ -46,6 +48,7 @@ struct ns_pipeline_opts {
     ns_flow_end_fn *on_flow_end;
     ns_pipe_error_fn *on_error;
     ns_pipe_progress_fn *on_progress;
+    ns_pipe_idle_fn *on_idle; /* live only: set, the source wakes up on quiet interfaces */
     void *ud;
 };
 

@@ -4,7 +4,7 @@
  *
  * Inputs (struct ns_source_opts):
  *   - a pcap file in either byte order, micro- or nanosecond resolution, or a
- *     pcapng file with several interfaces and link types (libpcap reads both);
+ *     pcapng file with several interfaces and link types;
  *   - the same compressed with gzip (`.gz`, or detected by its magic bytes),
  *     inflated as a stream with zlib, no temporary file;
  *   - "-" for standard input (plain or gzip);
@@ -15,11 +15,12 @@
  * A BPF expression in tcpdump syntax is compiled per link type and applied to
  * files (pcap_offline_filter) and to live captures (pcap_setfilter).
  *
- * Files are read through stdio with a 1 MiB buffer (a glibc fopencookie
- * stream over read(2) or zlib + `setvbuf` + `pcap_fopen_offline`), which
- * reads 2.5x faster than pcap_open_offline here. Classic pcap is parsed by
- * libpcap; pcapng by our own bounds-checked reader, because libpcap 1.10
- * refuses files whose interfaces have different link types.
+ * Files are read with 1 MiB buffers straight from read(2) (or zlib) by our
+ * own bounds-checked readers: classic pcap records are handed out as views
+ * into that buffer, never copied (libpcap's fread copy of every record cost
+ * a fifth of the read loop); pcapng because libpcap 1.10 refuses files
+ * whose interfaces have different link types. libpcap compiles the BPF
+ * filters and does the live capture.
  *
  * Errors: a file that cannot be opened, has a wrong magic number, or breaks
  * off (a truncated record, a record longer than the snap length or the file,
@@ -48,6 +49,7 @@ struct ns_source_opts {
     int buffer_mb;         /* live: kernel buffer in MiB, 0 means libpcap's default */
     bool promisc;          /* live */
     size_t max_open_files; /* directory merge: open at once, 0 means 64 */
+    bool wake_on_idle; /* live: NS_EAGAIN from ns_source_next after each 100 ms without a frame */
 };
 
 /* One frame. Views are valid until the next ns_source_next() or ns_source_free(). */
@@ -95,7 +97,8 @@ int ns_source_open_memory(struct ns_source **out, const void *data, size_t len, 
  * Next frame in timestamp order. Returns 0 with `*frame` filled; NS_EOF when
  * every input is done; another negative code (NS_EIO, NS_EMALFORMED,
  * NS_ETRUNC) with `err` filled when an input broke off (call again to go on
- * with the others).
+ * with the others); NS_EAGAIN (live with wake_on_idle: no frame for 100 ms,
+ * call again).
  */
 int ns_source_next(struct ns_source *s, struct ns_frame *frame, struct ns_error *err);
 

@@ -556,6 +556,103 @@ static void test_errors(void **state)
     expect_error("short_hdr.pcap", &t, 0, NS_ETRUNC, "truncated file header at offset 0");
 }
 
+/*
+ * Older and rarer classic pcap headers, read as libpcap 1.10 reads them:
+ * version 2.2 (caplen and length swapped when caplen is the larger),
+ * Kuznetzov's patched format (24-byte record headers), FCS bits in the link
+ * type, a snap length of 0 (262144), and a version below 2 (refused).
+ */
+static void test_pcap_variants(void **state)
+{
+    (void)state;
+    struct got g;
+    struct buf b = {.n = 0};
+    pcap_hdr(&b, false, false, 65535, 1);
+    b.b[6] = 2; /* minor version 2 */
+    pcap_rec(&b, false, 10, 0, 60, 60, 0x11);
+    put32(&b, false, 11);
+    put32(&b, false, 0);
+    put32(&b, false, 1514); /* the original length, where 2.3+ has caplen */
+    put32(&b, false, 60);
+    for (int i = 0; i < 60; i++) {
+        put(&b, "\x22", 1);
+    }
+    read_one(write_file("v22.pcap", b.b, b.n), &g, NULL);
+    assert_int_equal(g.nerr, 0);
+    assert_int_equal(g.n, 2);
+    assert_int_equal(g.caplen[1], 60);
+    assert_int_equal(g.wirelen[1], 1514);
+    assert_int_equal(g.first[1], 0x22);
+
+    b.n = 0;
+    pcap_hdr(&b, true, false, 65535, 0x10000001u); /* FCS bits over LINKTYPE_ETHERNET */
+    b.b[2] = 0xcd;                                 /* a1 b2 cd 34: Kuznetzov */
+    b.b[3] = 0x34;
+    for (uint32_t i = 0; i < 2; i++) {
+        put32(&b, true, 20 + i);
+        put32(&b, true, 5);
+        put32(&b, true, 40);
+        put32(&b, true, 40);
+        put32(&b, true, 3);     /* ifindex */
+        put16(&b, true, 0x800); /* protocol */
+        put(&b, "\x00\x00", 2); /* pkt_type, pad */
+        for (int k = 0; k < 40; k++) {
+            uint8_t v = (uint8_t)(0x30 + i);
+            put(&b, &v, 1);
+        }
+    }
+    read_one(write_file("kuz.pcap", b.b, b.n), &g, NULL);
+    assert_int_equal(g.nerr, 0);
+    assert_int_equal(g.n, 2);
+    assert_int_equal(g.ts[1], UINT64_C(21000005000));
+    assert_int_equal(g.caplen[1], 40);
+    assert_int_equal(g.first[1], 0x31);
+    assert_int_equal(g.linktype[0], 1);
+
+    b.n = 0;
+    pcap_hdr(&b, false, false, 65535, 1);
+    b.b[4] = 1; /* version 1.4 */
+    expect_error("v1.pcap", &b, 0, NS_EMALFORMED,
+                 "bad file header at offset 0 (archaic pcap savefile format 1.4)");
+}
+
+/*
+ * Records larger than the reading buffer: with the open-file cap at 1 the
+ * second file gets the small (64 KiB) buffer, which grows for its
+ * 100000-byte record; the snap length 0 in the header means 262144.
+ */
+static void test_pcap_big_records(void **state)
+{
+    (void)state;
+    static uint8_t data[100000];
+    const char *paths[2];
+    for (int f = 0; f < 2; f++) {
+        char name[32];
+        snprintf(name, sizeof(name), "big%d.pcap", f);
+        struct buf b = {.n = 0};
+        pcap_hdr(&b, false, false, 0, 1);
+        put32(&b, false, 100 + (uint32_t)f);
+        put32(&b, false, 0);
+        put32(&b, false, sizeof(data));
+        put32(&b, false, sizeof(data));
+        paths[f] = path_of(name);
+        FILE *fp = fopen(paths[f], "wb");
+        assert_non_null(fp);
+        memset(data, 0x40 + f, sizeof(data));
+        assert_int_equal(fwrite(b.b, 1, b.n, fp), b.n);
+        assert_int_equal(fwrite(data, 1, sizeof(data), fp), sizeof(data));
+        fclose(fp);
+    }
+    struct got g;
+    read_paths(paths, 2, NULL, 1, &g, NULL);
+    assert_int_equal(g.nerr, 0);
+    assert_int_equal(g.n, 2);
+    assert_int_equal(g.caplen[0], sizeof(data));
+    assert_int_equal(g.caplen[1], sizeof(data));
+    assert_int_equal(g.first[0], 0x40);
+    assert_int_equal(g.first[1], 0x41);
+}
+
 static void test_snaplen_exceeded(void **state)
 {
     (void)state;
@@ -908,6 +1005,8 @@ int main(void)
         cmocka_unit_test(test_out_of_order_file),
         cmocka_unit_test(test_bpf),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_pcap_variants),
+        cmocka_unit_test(test_pcap_big_records),
         cmocka_unit_test(test_snaplen_exceeded),
         cmocka_unit_test(test_error_then_other_input),
         cmocka_unit_test(test_open_errors),

@@ -32,6 +32,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 
 #include "netsift/alloc.h"
 
@@ -105,7 +106,9 @@ int ns_pipeline_new(struct ns_pipeline **out, const struct ns_pipeline_opts *opt
         }
     }
     /* last, so that a bad BPF expression or path is the error the user sees */
-    rc = ns_source_open(&pl->src, &opts->source, err);
+    struct ns_source_opts so = opts->source;
+    so.wake_on_idle = opts->on_idle != NULL;
+    rc = ns_source_open(&pl->src, &so, err);
     if (rc != 0) {
         if (err != NULL && err->msg[0] == '\0') {
             ns_error_set(err, rc, "source: %s", ns_strerror(rc));
@@ -269,6 +272,14 @@ int ns_pipeline_run(struct ns_pipeline *pl, struct ns_error *err)
         rc = ns_source_next(pl->src, &fr, &ierr);
         if (rc == NS_EOF) {
             break;
+        }
+        if (rc == NS_EAGAIN && pl->opts.on_idle != NULL) {
+            /* a quiet live interface: the consumer's wall-clock timers */
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            pl->opts.on_idle(pl->opts.ud,
+                             (uint64_t)now.tv_sec * UINT64_C(1000000000) + (uint64_t)now.tv_nsec);
+            continue;
         }
         if (rc == NS_ENOMEM) {
             no_memory = true;

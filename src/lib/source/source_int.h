@@ -3,13 +3,13 @@
  *
  *   source_stream.c  byte streams: a file descriptor or a memory block, plain
  *                    or gzip (RFC 1952, inflated with zlib), wrapped in a
- *                    stdio FILE with fopencookie so that libpcap can read it
- *                    and ftell() costs no system call
+ *                    stdio FILE with fopencookie for the pcapng reader
  *   source_pcapng.c  our own pcapng block reader (libpcap 1.10 refuses files
  *                    whose interfaces have different link types)
+ *   source_pcapr.c   our own classic pcap reader: records as views into one
+ *                    large buffer filled straight from the stream
  *   source_pcap.c    one input: opens the stream, detects the format by its
- *                    magic, reads records (libpcap for classic pcap, the
- *                    reader above for pcapng), tracks record offsets
+ *                    magic, reads records with one of the two readers
  *   source_dir.c     directory walk
  *   source_merge.c   ns_source_open/next/free: peek, heap merge, BPF
  *   source_live.c    live interfaces
@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "netsift/err.h"
 #include "netsift/source.h"
@@ -44,11 +45,15 @@ struct ns__stream;
 int ns__stream_open(struct ns__stream **out, int fd, const uint8_t *mem, size_t len,
                     uint8_t magic[4], size_t *nmagic, struct ns_error *err);
 
+/*
+ * Read up to n logical (inflated) bytes straight into buf: the count, 0 at
+ * the end, -1 on an error the stream keeps (ns__stream_error). Not to be
+ * mixed with reading through the FILE.
+ */
+ssize_t ns__stream_read(struct ns__stream *st, uint8_t *buf, size_t n);
+
 /* A stdio FILE reading the stream, with a buffer of `bufsize` bytes from ns_malloc. */
 FILE *ns__stream_fopen(struct ns__stream *st, size_t bufsize);
-
-/* The FILE was closed by someone else (pcap_close closes its FILE). */
-void ns__stream_fp_closed(struct ns__stream *st);
 
 /* True if the stream is gzip-compressed. */
 bool ns__stream_is_gz(const struct ns__stream *st);
@@ -91,6 +96,23 @@ void ns__pcapng_free(struct ns__pcapng *ng);
 /* LINKTYPE_ value of a file to the DLT_ value libpcap reports for it. */
 int ns__linktype_to_dlt(int linktype);
 
+/* ---- source_pcapr.c: classic pcap ---- */
+
+struct ns__pcapr;
+
+/*
+ * Read and check the file header from the stream (positioned at its first
+ * byte), with a buffer of `bufsize` bytes. Messages in `err` are prefixed
+ * with `name` (borrowed, like the stream).
+ */
+int ns__pcapr_open(struct ns__pcapr **out, struct ns__stream *st, size_t bufsize, const char *name,
+                   struct ns_error *err);
+/* Next record, a view valid until the next call: 0, NS_EOF, or an error "NAME: ... at offset N". */
+int ns__pcapr_next(struct ns__pcapr *r, struct ns__rec *rec, struct ns_error *err);
+int ns__pcapr_linktype(const struct ns__pcapr *r); /* DLT_ value */
+int ns__pcapr_snaplen(const struct ns__pcapr *r);  /* 262144 when the header says 0 or more */
+void ns__pcapr_free(struct ns__pcapr *r);
+
 /* ---- source_pcap.c: one input ---- */
 
 enum ns__input_fmt {
@@ -110,13 +132,9 @@ struct ns__input {
     struct ns__stream *st;
     FILE *fp;
     enum ns__input_fmt fmt;
-    pcap_t *pcap;
+    struct ns__pcapr *pr; /* classic pcap */
     struct ns__pcapng *ng;
-    int linktype; /* classic pcap: from the file header */
-    int snaplen;  /* classic pcap: pcap_snapshot() */
-
-    uint64_t next_off; /* classic pcap: offset of the next record */
-    uint64_t nread;    /* records read so far (the index of `cur`) */
+    uint64_t nread; /* records read so far (the index of `cur`) */
     struct ns__rec cur;
     uint8_t *copy; /* `cur` bytes kept while the file is closed */
     size_t copy_cap;

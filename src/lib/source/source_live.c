@@ -9,19 +9,26 @@
  * scaled when the platform cannot give them. A BPF filter is compiled on the
  * activated handle and set in the kernel with pcap_setfilter.
  *
- * ns__live_next loops on pcap_next_ex's timeouts until a frame comes or
+ * Frames are read without blocking and waited for in poll(2), 100 ms at a
+ * time (the libpcap timeout does not fire on a quiet socket in immediate
+ * mode). ns__live_next loops on those timeouts until a frame comes or
  * ns_source_break() sets the stop flag (a volatile sig_atomic_t, so a signal
- * handler may call it) and breaks libpcap's loop.
+ * handler may call it) and breaks libpcap's loop; with wake_on_idle it
+ * returns NS_EAGAIN at each timeout instead, so the caller's timers run on a
+ * quiet interface too.
  */
 #include "source_int.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "netsift/alloc.h"
+
+#define NS__LIVE_WAIT_MS 100
 
 struct ns__live {
     pcap_t *p;
@@ -29,6 +36,8 @@ struct ns__live {
     int linktype;
     bool nano;
     uint64_t index;
+    int fd; /* pcap_get_selectable_fd in non-blocking mode, or -1 (then pcap blocks) */
+    bool wake_on_idle;
     volatile sig_atomic_t stop;
 };
 
@@ -41,6 +50,8 @@ int ns__live_open(struct ns__live **out, const struct ns_source_opts *opts, stru
     if (lv == NULL) {
         return ns_error_set(err, NS_ENOMEM, "out of memory");
     }
+    lv->wake_on_idle = opts->wake_on_idle;
+    lv->fd = -1;
     lv->name = ns_strdup(opts->iface);
     if (lv->name == NULL) {
         rc = ns_error_set(err, NS_ENOMEM, "out of memory");
@@ -71,6 +82,14 @@ int ns__live_open(struct ns__live **out, const struct ns_source_opts *opts, stru
         goto out;
     }
     /* ar > 0 is a warning (promiscuous mode not supported, ...): go on */
+    /*
+     * In immediate mode pcap_next_ex does not return at its timeout on a
+     * quiet Linux socket: read without blocking and wait in poll(2) instead.
+     */
+    int fd = pcap_get_selectable_fd(lv->p);
+    if (fd >= 0 && pcap_setnonblock(lv->p, 1, errbuf) == 0) {
+        lv->fd = fd;
+    }
     lv->nano = pcap_get_tstamp_precision(lv->p) == PCAP_TSTAMP_PRECISION_NANO;
     lv->linktype = pcap_datalink(lv->p);
     if (opts->bpf != NULL) {
@@ -104,6 +123,16 @@ int ns__live_next(struct ns__live *lv, struct ns_frame *frame, struct ns_source_
     while (!lv->stop) {
         int r = pcap_next_ex(lv->p, &h, &d);
         if (r == 0) {
+            if (lv->fd >= 0) {
+                struct pollfd pfd = {.fd = lv->fd, .events = POLLIN};
+                int pr = poll(&pfd, 1, NS__LIVE_WAIT_MS);
+                if (pr != 0 || lv->stop) {
+                    continue; /* readable, a signal, or an error pcap will report */
+                }
+            }
+            if (lv->wake_on_idle && !lv->stop) {
+                return NS_EAGAIN; /* the caller has timers to run */
+            }
             continue; /* timeout: look at the stop flag again */
         }
         if (r == PCAP_ERROR_BREAK) {

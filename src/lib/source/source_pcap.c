@@ -9,24 +9,10 @@
  *   a1 b2 cd 34 / 34 cd b2 a1   pcap, Kuznetzov's patched format
  *   0a 0d 0d 0a                 pcapng (source_pcapng.c)
  *
- * Classic pcap is read by libpcap (pcap_fopen_offline_with_tstamp_precision
- * with nanosecond precision, so ts_ns is exact for both kinds of files):
- *
- *   file header (24 bytes)            record header (16 bytes)
- *   +------------------------------+  +------------------------------+
- *   | magic (4) | major 2 | minor 4 |  | ts seconds (4)               |
- *   | thiszone (4) | sigfigs (4)    |  | ts micro- or nanoseconds (4) |
- *   | snaplen (4) | linktype (4)    |  | caplen (4) | original len (4)|
- *   +------------------------------+  +------------------------------+
- *                                     | caplen bytes of packet data  |
- *
- * The offset of a record is therefore 24 + the sum of (16 + caplen) over
- * the records before it; we keep that sum so messages can name it exactly.
- * libpcap silently cuts a record whose caplen is above the file's snap
- * length (but below 262144) to the snap length; we catch that case by
- * asking the stream where it is (a cheap ftell on our cookie stream) only
- * when a record comes back exactly snap length long and shorter than on the
- * wire, and report "record length L exceeds snap length S".
+ * Classic pcap is read by source_pcapr.c and pcapng by source_pcapng.c,
+ * both through the stream (source_stream.c), so gzip, pipes and standard
+ * input work the same for both. Every error names the input and the byte
+ * offset of the record (or block) that broke off.
  */
 #include "source_int.h"
 
@@ -70,7 +56,6 @@ int ns__input_open(struct ns__input *in, size_t bufsize, struct ns_error *err)
     int rc;
     uint8_t magic[4] = {0};
     size_t nmagic = 0;
-    char errbuf[PCAP_ERRBUF_SIZE];
 
     if (in->mem != NULL && bufsize > NS__SOURCE_SMALL_BUF) {
         bufsize = NS__SOURCE_SMALL_BUF; /* the bytes are in memory already */
@@ -113,34 +98,22 @@ int ns__input_open(struct ns__input *in, size_t bufsize, struct ns_error *err)
                           in->name, m);
         goto out;
     }
+    if (in->fmt == NS__FMT_PCAP) {
+        rc = ns__pcapr_open(&in->pr, in->st, bufsize, in->name, err);
+        if (rc != NS_OK && rc != NS_ENOMEM && stream_failed(in, 0, err) != 0) {
+            rc = err != NULL ? err->code : NS_EIO;
+        }
+        goto out;
+    }
     in->fp = ns__stream_fopen(in->st, bufsize);
     if (in->fp == NULL) {
         rc = ns_error_set(err, NS_ENOMEM, "%s: out of memory", in->name);
         goto out;
     }
-    if (in->fmt == NS__FMT_PCAPNG) {
-        rc = ns__pcapng_open(&in->ng, in->fp, in->name, err);
-        if (rc != NS_OK && stream_failed(in, 0, err) != 0) {
-            rc = err != NULL ? err->code : NS_EIO;
-        }
-        goto out;
+    rc = ns__pcapng_open(&in->ng, in->fp, in->name, err);
+    if (rc != NS_OK && stream_failed(in, 0, err) != 0) {
+        rc = err != NULL ? err->code : NS_EIO;
     }
-    errbuf[0] = '\0';
-    in->pcap = pcap_fopen_offline_with_tstamp_precision(in->fp, PCAP_TSTAMP_PRECISION_NANO, errbuf);
-    if (in->pcap == NULL) {
-        rc = stream_failed(in, 0, err);
-        if (rc == 0 && strstr(errbuf, "truncated") != NULL) {
-            rc = ns_error_set(err, NS_ETRUNC, "%s: truncated file header at offset 0", in->name);
-        } else if (rc == 0) {
-            rc = ns_error_set(err, NS_EMALFORMED, "%s: bad file header at offset 0 (%s)", in->name,
-                              errbuf);
-        }
-        goto out;
-    }
-    in->linktype = pcap_datalink(in->pcap);
-    in->snaplen = pcap_snapshot(in->pcap);
-    in->next_off = 24;
-    rc = NS_OK;
 out:
     if (rc != NS_OK) {
         ns__input_close(in);
@@ -151,85 +124,17 @@ out:
     return NS_OK;
 }
 
-/* Turn libpcap's message for a bad record into ours. */
-static int pcap_record_error(struct ns__input *in, uint64_t off, const char *msg,
-                             struct ns_error *err)
-{
-    unsigned len = 0;
-    const char *p;
-    if (strstr(msg, "header bytes") != NULL) {
-        return ns_error_set(err, NS_ETRUNC, "%s: truncated record header at offset %" PRIu64,
-                            in->name, off);
-    }
-    if (strstr(msg, "captured bytes") != NULL) {
-        return ns_error_set(err, NS_ETRUNC,
-                            "%s: truncated file, record data cut at offset %" PRIu64, in->name,
-                            off);
-    }
-    p = strstr(msg, "invalid packet capture length ");
-    if (p != NULL && sscanf(p, "invalid packet capture length %u", &len) == 1) {
-        return ns_error_set(err, NS_EMALFORMED,
-                            "%s: record length %u exceeds snap length %d at offset %" PRIu64,
-                            in->name, len, in->snaplen, off);
-    }
-    if (strstr(msg, "error reading dump file") != NULL) {
-        return ns_error_set(err, NS_EIO, "%s: read error at offset %" PRIu64 " (%s)", in->name, off,
-                            msg);
-    }
-    return ns_error_set(err, NS_EMALFORMED, "%s: bad record at offset %" PRIu64 " (%s)", in->name,
-                        off, msg);
-}
-
-static int read_pcap(struct ns__input *in, struct ns_error *err)
-{
-    struct pcap_pkthdr *h;
-    const u_char *d;
-    uint64_t off = in->next_off;
-    int r = pcap_next_ex(in->pcap, &h, &d);
-    if (r == 1) {
-        if (h->caplen >= (uint32_t)in->snaplen && h->len > h->caplen) {
-            /* libpcap may have cut a record longer than the snap length: see the header */
-            long pos = ftell(in->fp);
-            if (pos >= 0 && (uint64_t)pos > off + 16 + h->caplen) {
-                return ns_error_set(err, NS_EMALFORMED,
-                                    "%s: record length %" PRIu64
-                                    " exceeds snap length %d at offset %" PRIu64,
-                                    in->name, (uint64_t)pos - off - 16, in->snaplen, off);
-            }
-        }
-        in->next_off = off + 16 + h->caplen;
-        in->nread++;
-        in->cur.data = d;
-        in->cur.caplen = h->caplen;
-        in->cur.wirelen = h->len;
-        in->cur.ts_ns = (uint64_t)h->ts.tv_sec * UINT64_C(1000000000) + (uint64_t)h->ts.tv_usec;
-        in->cur.linktype = in->linktype;
-        in->cur.index = in->nread;
-        return NS_OK;
-    }
-    int rc = stream_failed(in, off, err);
-    if (rc != 0) {
-        return rc;
-    }
-    if (r == PCAP_ERROR_BREAK) {
-        return NS_EOF;
-    }
-    return pcap_record_error(in, off, pcap_geterr(in->pcap), err);
-}
-
 int ns__input_read(struct ns__input *in, struct ns_error *err)
 {
-    if (in->fmt == NS__FMT_PCAP) {
-        return read_pcap(in, err);
-    }
-    int rc = ns__pcapng_next(in->ng, &in->cur, err);
+    int rc = in->fmt == NS__FMT_PCAP ? ns__pcapr_next(in->pr, &in->cur, err)
+                                     : ns__pcapng_next(in->ng, &in->cur, err);
     if (rc == NS_OK) {
         in->nread++;
         in->cur.index = in->nread;
         return NS_OK;
     }
     if (rc != NS_ENOMEM) {
-        /* a gzip or read error explains a cut block better than the block does */
+        /* a gzip or read error explains a cut record better than the record does */
         const char *msg = NULL;
         int code = ns__stream_error(in->st, &msg);
         if (code != 0) {
@@ -264,16 +169,11 @@ int ns__input_park(struct ns__input *in)
 
 void ns__input_close(struct ns__input *in)
 {
-    if (in->pcap != NULL) {
-        pcap_close(in->pcap); /* closes the FILE too */
-        in->pcap = NULL;
-        if (in->st != NULL) {
-            ns__stream_fp_closed(in->st);
-        }
-    }
+    ns__pcapr_free(in->pr);
+    in->pr = NULL;
     ns__pcapng_free(in->ng);
     in->ng = NULL;
-    ns__stream_free(in->st);
+    ns__stream_free(in->st); /* closes the FILE too */
     in->st = NULL;
     in->fp = NULL;
     in->is_open = false;

@@ -1,10 +1,11 @@
 /*
  * source_stream.c - the byte stream under every capture input: a file
  * descriptor (a file, a pipe, standard input) or a memory block (the fuzz
- * target), plain or gzip-compressed, handed to libpcap and to our pcapng
- * reader as a stdio FILE made with glibc's fopencookie.
+ * target), plain or gzip-compressed, read by the classic pcap reader with
+ * ns__stream_read and by the pcapng reader as a stdio FILE made with glibc's
+ * fopencookie.
  *
- * Why a cookie stream and not fopen:
+ * Why a stream of our own and not fopen:
  *   - gzip (RFC 1952) is inflated here with zlib's inflate() as a stream, no
  *     temporary file; concatenated members are read one after the other as
  *     gzip(1) does.
@@ -201,13 +202,18 @@ static ssize_t logical_read(struct ns__stream *st, uint8_t *buf, size_t n)
     return st->gz ? gz_read(st, buf, n) : raw_read(st, buf, n);
 }
 
-static ssize_t cookie_read(void *cookie, char *buf, size_t n)
+ssize_t ns__stream_read(struct ns__stream *st, uint8_t *buf, size_t n)
 {
-    struct ns__stream *st = cookie;
-    ssize_t r = logical_read(st, (uint8_t *)buf, n);
+    ssize_t r = logical_read(st, buf, n);
     if (r > 0) {
         st->pos += (uint64_t)r;
     }
+    return r;
+}
+
+static ssize_t cookie_read(void *cookie, char *buf, size_t n)
+{
+    ssize_t r = ns__stream_read(cookie, (uint8_t *)buf, n);
     if (r < 0) {
         errno = EIO;
     }
@@ -312,11 +318,6 @@ FILE *ns__stream_fopen(struct ns__stream *st, size_t bufsize)
     }
     setvbuf(st->fp, st->iobuf, _IOFBF, bufsize);
     return st->fp;
-}
-
-void ns__stream_fp_closed(struct ns__stream *st)
-{
-    st->fp = NULL;
 }
 
 bool ns__stream_is_gz(const struct ns__stream *st)
