@@ -559,7 +559,26 @@ static void hosts_csv_field(FILE *fp, const char *s, bool last)
 static const char hosts_csv_header[] =
     "addr,scope,first_seen,last_seen,packets_sent,packets_recv,bytes_sent,bytes_recv,peers,"
     "mac,mac_vendor,country_code,country_name,city,latitude,longitude,asn,as_org,os,os_flavor,"
-    "os_match,os_dist,ports_contacted,ports_served,alerts_as_attacker,alerts_as_victim\n";
+    "os_match,os_dist,ports_contacted,ports_served,alerts_as_attacker,alerts_as_victim,"
+    "http_client,http_server\n";
+
+/*
+ * The HTTP guess of a role ([0] server, [1] client) as text: "name flavor",
+ * "???" when its messages matched no signature, "" when the role was not seen.
+ */
+static const char *hosts_http_label(const struct ns_host *x, int role, char *buf, size_t size)
+{
+    const struct ns_host_http *h = &x->http[role];
+    if (!h->seen) {
+        buf[0] = '\0';
+    } else if (h->name == NULL) {
+        snprintf(buf, size, "???");
+    } else {
+        snprintf(buf, size, "%s%s%s", h->name, h->flavor != NULL && h->flavor[0] != '\0' ? " " : "",
+                 h->flavor != NULL ? h->flavor : "");
+    }
+    return buf;
+}
 
 static void hosts_write_host_csv(struct hosts_ctx *c, const struct ns_host *x)
 {
@@ -615,7 +634,10 @@ static void hosts_write_host_csv(struct hosts_ctx *c, const struct ns_host *x)
     hosts_sorted_ports(x->served, x->nserved, p);
     hosts_fmt_ports(p, x->nserved, ports, sizeof(ports));
     hosts_csv_field(fp, ports, false);
-    fprintf(fp, "%u,%u\n", x->alerts_attacker, x->alerts_victim);
+    fprintf(fp, "%u,%u,", x->alerts_attacker, x->alerts_victim);
+    char label[128];
+    hosts_csv_field(fp, hosts_http_label(x, 1, label, sizeof(label)), false);
+    hosts_csv_field(fp, hosts_http_label(x, 0, label, sizeof(label)), true);
 }
 
 static void hosts_fmt_bytes(uint64_t v, char *buf, size_t size)
@@ -675,6 +697,14 @@ static void hosts_write_host_text(struct hosts_ctx *c, const struct ns_host *x, 
             (unsigned long long)ns_host_peers(x), where, os, mac);
     if (x->alerts_attacker + x->alerts_victim > 0) {
         fprintf(c->out, " alerts=%u/%u", x->alerts_attacker, x->alerts_victim);
+    }
+    static const char *const role_name[2] = {"http-server", "http-client"};
+    for (int role = 1; role >= 0; role--) {
+        char label[128];
+        if (x->http[role].seen && x->http[role].name != NULL) {
+            fprintf(c->out, " %s=%s", role_name[role],
+                    hosts_http_label(x, role, label, sizeof(label)));
+        }
     }
     fputc('\n', c->out);
 }
@@ -1178,6 +1208,40 @@ static void hosts_on_alert(void *ud, const struct ns_scan_alert *a)
     }
 }
 
+/*
+ * Time `ts` (capture time, or the wall clock on a quiet live interface) has
+ * reached the end of the current window: report it, rewrite the page when
+ * live, and start the window `ts` falls in. A live window with no packet is
+ * reported too (empty), so the page never shows stale numbers as recent.
+ */
+static void hosts_window_tick(struct hosts_ctx *c, uint64_t ts)
+{
+    if (c->window_ns == 0 || c->win_start == 0 || ts < c->win_start + c->window_ns) {
+        return;
+    }
+    hosts_clear_progress(c);
+    hosts_report(c, true);
+    fflush(c->out);
+    if (c->html_path != NULL && c->live && c->html_rc == 0) {
+        c->html_rc = hosts_write_page(c, true);
+    }
+    ns_hosts_window(c->hosts);
+    uint64_t n = (ts - c->win_start) / c->window_ns;
+    c->win_start += n * c->window_ns;
+    c->win_seq++;
+}
+
+/* A quiet live interface: windows still end on time. */
+static void hosts_on_idle(void *ud, uint64_t now_ns)
+{
+    struct hosts_ctx *c = ud;
+    if (c->win_start == 0) {
+        c->win_start = now_ns; /* the first window starts with the capture, not its first packet */
+        c->win_seq = 1;
+    }
+    hosts_window_tick(c, now_ns);
+}
+
 static void hosts_on_packet(void *ud, const struct ns_packet *p, struct ns_flow *flow, int dir)
 {
     struct hosts_ctx *c = ud;
@@ -1185,17 +1249,8 @@ static void hosts_on_packet(void *ud, const struct ns_packet *p, struct ns_flow 
         if (c->win_start == 0) {
             c->win_start = p->ts_ns;
             c->win_seq = 1;
-        } else if (p->ts_ns >= c->win_start + c->window_ns) {
-            hosts_clear_progress(c);
-            hosts_report(c, true);
-            fflush(c->out);
-            if (c->html_path != NULL && c->live && c->html_rc == 0) {
-                c->html_rc = hosts_write_page(c, true);
-            }
-            ns_hosts_window(c->hosts);
-            uint64_t n = (p->ts_ns - c->win_start) / c->window_ns;
-            c->win_start += n * c->window_ns;
-            c->win_seq++;
+        } else {
+            hosts_window_tick(c, p->ts_ns);
         }
     }
     ns_hosts_packet(c->hosts, p, flow, dir);
@@ -1537,6 +1592,9 @@ int cmd_hosts(int argc, char **argv)
     po.on_flow_end = hosts_on_flow_end;
     po.on_error = hosts_on_error;
     po.on_progress = hosts_on_progress;
+    if (ctx->live && ctx->window_ns > 0) {
+        po.on_idle = hosts_on_idle;
+    }
     po.ud = ctx;
     if (ctx->p0f != NULL) {
         /* HTTP fingerprints: reassemble TCP, parse the first messages of HTTP connections */

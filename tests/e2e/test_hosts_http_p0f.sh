@@ -126,6 +126,23 @@ for l in open(sys.argv[1]):
 ' "$T/cap.json")
 expect_eq "ppp_http-packets2: http connections / fingerprints / old cap counter" "$caps" "7 13 False"
 
+# the same guesses in the CSV columns and the text table (tcpflow_test1: the
+# three host-roles p0f agrees on above)
+T1="$NS_SHARED_DATA/pcap/http/tcpflow_test1.pcap"
+run_ns "$T/t1.csv" "$T/t1.err" hosts -r "$T1" --format csv -q --no-geoip --p0f "$FP"
+csvs=$(python3 -c '
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["http_client"] or r["http_server"]]
+print("|".join("%s %s %s" % (r["addr"], r["http_client"] or "-", r["http_server"] or "-")
+               for r in sorted(rows, key=lambda r: r["addr"])))
+' "$T/t1.csv")
+expect_eq "tcpflow_test1 csv: addr http_client http_server" "$csvs" \
+    "192.168.1.102 ??? -|74.125.19.101 - ???|74.125.19.104 - Google Web Server"
+run_ns "$T/t1.txt" "$T/t1.err" hosts -r "$T1" -q --no-geoip --p0f "$FP"
+expect_eq "tcpflow_test1 text: the matched HTTP guess at the end of its host line" \
+    "$(grep -o '^74.125.19.104 .* http-server=.*$' "$T/t1.txt" | sed 's/.* http-server=/http-server=/')" \
+    "http-server=Google Web Server"
+
 # without p0f there is no HTTP fingerprinting (and no reassembly)
 run_ns "$T/nop.json" "$T/nop.err" hosts -r "$NS_SHARED_DATA/pcap/http/cs_http_google.pcapng" \
     --json -q --no-geoip --no-p0f
