@@ -37,6 +37,14 @@
  * docs/schema/README.md). MD5 and SHA-256 are computed with OpenSSL EVP as
  * the bytes are written.
  *
+ * Threads: the sink is fed from one thread, which names, creates and opens
+ * the files; two threads of the sink's own do the digests and report
+ * records (one) and the writes, time stamps and closes (the other), in the
+ * order they were asked for (so the output does not depend on timing).
+ * At most queue_bytes wait for them (plus up to half that gathered in the
+ * files' buffers); a caller that gets ahead waits. ns_streams_finish() and
+ * ns_streams_free() wait for them to be done and join them.
+ *
  * Use: ns_streams_new(); ns_streams_tcp_callbacks() fills the reassembler's
  * callbacks; ns_streams_packet() for UDP packets (with udp set);
  * ns_streams_flow_end() at each flow end; ns_streams_finish() at the end.
@@ -110,6 +118,7 @@ struct ns_streams_opts {
     const char *command_line; /* for the DFXML creator element; may be NULL */
     bool set_mtime;           /* set each file's time to its last packet, as tcpflow does */
     const char *version;      /* for the DFXML creator element; may be NULL */
+    size_t queue_bytes;       /* bytes waiting for the sink's threads at most; 0 means 16 MiB */
 };
 
 struct ns_streams_stats {

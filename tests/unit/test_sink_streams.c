@@ -2,7 +2,11 @@
  * test_sink_streams.c - the streams sink (include/netsift/streams.h): file
  * names from tcpflow's template codes, -F letters, the descriptor cache
  * (max_fds 2 with 5 streams), gaps filled or split at max_gap, the -b cap,
- * console mode, UDP files, and the DFXML and JSON Lines reports.
+ * console mode, UDP files, and the DFXML and JSON Lines reports. The
+ * writer thread: many streams interleaved through a tiny queue and two
+ * descriptors (files, digests, times and record order as fed), the same
+ * with no files (digests only), descriptors run out (EMFILE) while closes
+ * wait in the queue, and a write error from the writer reported once.
  *
  * The sink is driven through the reassembler's callbacks with hand-made
  * flows and connections, so each test knows every byte it expects.
@@ -15,11 +19,13 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -703,6 +709,315 @@ static void test_http_bodies(void **state)
     rig_close(&r);
 }
 
+/* --- the writer thread --- */
+
+#define WS_STREAMS 20
+#define WS_ROUNDS  30
+#define WS_BASE_NS 1709251200000000000ULL
+
+static uint32_t ws_rand(uint32_t *x)
+{
+    /* xorshift32: the same bytes and sizes on every run */
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+struct ws_dir {
+    uint8_t *bytes;
+    size_t len;
+    uint64_t last_ns;
+};
+
+/*
+ * WS_STREAMS connections, both directions, fed interleaved in WS_ROUNDS
+ * rounds of 1..3000 bytes (and now and then a gap of up to 40 bytes, filled
+ * with zeros); `exp` gets what each direction's file must hold. The
+ * connections end in a scattered order, recorded in `order`.
+ */
+static void ws_feed(struct rig *r, struct ws_dir exp[WS_STREAMS][2], int order[WS_STREAMS])
+{
+    struct ns_flow f[WS_STREAMS];
+    struct ns_tcp_conn c[WS_STREAMS];
+    static uint8_t chunk[3000];
+    uint32_t x = 2463534242u;
+    for (int i = 0; i < WS_STREAMS; i++) {
+        make_flow(&f[i], NS_IPPROTO_TCP, (uint16_t)(2000 + i), 80, 0);
+        make_conn(&c[i], &f[i]);
+        for (int dir = 0; dir < 2; dir++) {
+            exp[i][dir].bytes = malloc((size_t)WS_ROUNDS * (sizeof(chunk) + 40));
+            assert_non_null(exp[i][dir].bytes);
+            exp[i][dir].len = 0;
+        }
+    }
+    for (int round = 0; round < WS_ROUNDS; round++) {
+        for (int i = 0; i < WS_STREAMS; i++) {
+            for (int dir = 0; dir < 2; dir++) {
+                struct ws_dir *e = &exp[i][dir];
+                uint64_t ts = WS_BASE_NS + (uint64_t)round * 1000000000ULL + (uint64_t)i * 1000;
+                if (ws_rand(&x) % 7 == 0 && e->len > 0) {
+                    uint64_t gap = ws_rand(&x) % 40 + 1;
+                    r->ro.on_gap(r->ro.ud, &c[i], dir, gap, ts);
+                    memset(e->bytes + e->len, 0, (size_t)gap);
+                    e->len += (size_t)gap;
+                }
+                size_t n = ws_rand(&x) % sizeof(chunk) + 1;
+                for (size_t k = 0; k < n; k++) {
+                    chunk[k] = (uint8_t)ws_rand(&x);
+                }
+                f[i].packets[dir]++;
+                r->ro.on_data(r->ro.ud, &c[i], dir, chunk, n, ts);
+                memcpy(e->bytes + e->len, chunk, n);
+                e->len += n;
+                e->last_ns = ts;
+            }
+        }
+    }
+    for (int j = 0; j < WS_STREAMS; j++) {
+        order[j] = (j * 7) % WS_STREAMS; /* 7 and 20 are coprime: every stream once */
+        end_conn(r, &c[order[j]], NS_TCP_CLOSE_FIN);
+    }
+}
+
+static void ws_name(char *buf, size_t size, int i, int dir)
+{
+    if (dir == 0) {
+        snprintf(buf, size, "010.000.000.001.%05d-010.000.000.002.00080", 2000 + i);
+    } else {
+        snprintf(buf, size, "010.000.000.002.00080-010.000.000.001.%05d", 2000 + i);
+    }
+}
+
+/* The JSON records name every direction in the order the connections ended, with its digests. */
+static void ws_check_records(json_t *recs, struct ws_dir exp[WS_STREAMS][2],
+                             const int order[WS_STREAMS], bool files)
+{
+    assert_int_equal(json_array_size(recs), 2 * WS_STREAMS);
+    for (int j = 0; j < WS_STREAMS; j++) {
+        for (int dir = 0; dir < 2; dir++) {
+            int i = order[j];
+            json_t *rec = json_array_get(recs, (size_t)(2 * j + dir));
+            char name[128];
+            char md5[64];
+            char sha[80];
+            ws_name(name, sizeof(name), i, dir);
+            if (files) {
+                assert_string_equal(json_string_value(json_object_get(rec, "file")), name);
+            } else {
+                assert_true(json_is_null(json_object_get(rec, "file")));
+            }
+            assert_int_equal(json_integer_value(json_object_get(rec, "src_port")),
+                             dir == 0 ? 2000 + i : 80);
+            assert_int_equal(json_integer_value(json_object_get(rec, "bytes")), exp[i][dir].len);
+            hex_digest("MD5", exp[i][dir].bytes, exp[i][dir].len, md5);
+            hex_digest("SHA256", exp[i][dir].bytes, exp[i][dir].len, sha);
+            assert_string_equal(json_string_value(json_object_get(rec, "md5")), md5);
+            assert_string_equal(json_string_value(json_object_get(rec, "sha256")), sha);
+        }
+    }
+}
+
+static void ws_free(struct ws_dir exp[WS_STREAMS][2])
+{
+    for (int i = 0; i < WS_STREAMS; i++) {
+        free(exp[i][0].bytes);
+        free(exp[i][1].bytes);
+    }
+}
+
+static void test_writer_interleaved_tiny_queue(void **state)
+{
+    (void)state;
+    struct ns_streams_opts o;
+    struct rig r;
+    static struct ws_dir exp[WS_STREAMS][2];
+    int order[WS_STREAMS];
+    static uint8_t buf[WS_ROUNDS * 3100];
+    memset(&o, 0, sizeof(o));
+    o.max_fds = 2;
+    o.queue_bytes = 1024; /* a few operations at a time; 128 bytes gathered per file */
+    o.set_mtime = true;
+    rig_open(&r, &o);
+    ws_feed(&r, exp, order);
+    json_t *recs = rig_finish(&r);
+    ws_check_records(recs, exp, order, true);
+    for (int i = 0; i < WS_STREAMS; i++) {
+        for (int dir = 0; dir < 2; dir++) {
+            char name[128];
+            char p[1024];
+            struct stat st;
+            ws_name(name, sizeof(name), i, dir);
+            assert_int_equal(slurp(r.dir, name, (char *)buf, sizeof(buf)), (long)exp[i][dir].len);
+            assert_memory_equal(buf, exp[i][dir].bytes, exp[i][dir].len);
+            snprintf(p, sizeof(p), "%s/%s", r.dir, name);
+            assert_int_equal(stat(p, &st), 0);
+            assert_int_equal((uint64_t)st.st_mtim.tv_sec * 1000000000ULL +
+                                 (uint64_t)st.st_mtim.tv_nsec,
+                             exp[i][dir].last_ns);
+        }
+    }
+    /* report.xml lists the files in the same order */
+    static char xml[1 << 20];
+    assert_true(slurp(r.dir, "report.xml", xml, sizeof(xml)) > 0);
+    const char *at = xml;
+    for (int j = 0; j < WS_STREAMS; j++) {
+        for (int dir = 0; dir < 2; dir++) {
+            char name[128];
+            char want[700];
+            ws_name(name, sizeof(name), order[j], dir);
+            snprintf(want, sizeof(want), "<filename>%s/%s</filename>", r.dir, name);
+            at = strstr(at, want);
+            assert_non_null(at);
+        }
+    }
+    assert_non_null(strstr(xml, "<total_files>40</total_files>"));
+    struct ns_streams_stats st;
+    ns_streams_get_stats(r.s, &st);
+    assert_int_equal(st.streams, 2 * WS_STREAMS);
+    assert_int_equal(st.io_errors, 0);
+    assert_true(st.reopens > 0);
+    json_decref(recs);
+    ws_free(exp);
+    rig_close(&r);
+}
+
+static void test_writer_digests_only(void **state)
+{
+    (void)state;
+    struct ns_streams_opts o;
+    struct rig r;
+    static struct ws_dir exp[WS_STREAMS][2];
+    int order[WS_STREAMS];
+    memset(&o, 0, sizeof(o));
+    o.no_files = true;
+    o.queue_bytes = 4096;
+    rig_open(&r, &o);
+    ws_feed(&r, exp, order);
+    json_t *recs = rig_finish(&r);
+    ws_check_records(recs, exp, order, false);
+    char name[128];
+    ws_name(name, sizeof(name), 0, 0);
+    assert_false(exists(r.dir, name));
+    json_decref(recs);
+    ws_free(exp);
+    rig_close(&r);
+}
+
+/* The highest descriptor open now. */
+static int highest_fd(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int hi = 2;
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int fd = (int)strtol(e->d_name, NULL, 10);
+        if (fd > hi) {
+            hi = fd;
+        }
+    }
+    closedir(d);
+    return hi;
+}
+
+static void test_writer_emfile(void **state)
+{
+    (void)state;
+    struct ns_streams_opts o;
+    struct rig r;
+    static struct ws_dir exp[WS_STREAMS][2];
+    int order[WS_STREAMS];
+    static uint8_t buf[WS_ROUNDS * 3100];
+    struct rlimit old;
+    struct rlimit low;
+    memset(&o, 0, sizeof(o));
+    o.max_fds = 1000; /* the process limit, not the cache, runs out */
+    o.queue_bytes = 1 << 20;
+    rig_open(&r, &o);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)highest_fd() + 1 + 64;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    /* fill every free descriptor below the limit, then free 4: room for 4 stream files */
+    static int filler[4096];
+    int nfill = 0;
+    for (;;) {
+        int fd = dup(0);
+        if (fd < 0) {
+            assert_int_equal(errno, EMFILE);
+            break;
+        }
+        assert_true(nfill < 4096);
+        filler[nfill++] = fd;
+    }
+    assert_true(nfill >= 4);
+    for (int k = 0; k < 4; k++) {
+        close(filler[--nfill]);
+    }
+    ws_feed(&r, exp, order);
+    json_t *recs = rig_finish(&r);
+    while (nfill > 0) {
+        close(filler[--nfill]);
+    }
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    ws_check_records(recs, exp, order, true);
+    for (int i = 0; i < WS_STREAMS; i++) {
+        for (int dir = 0; dir < 2; dir++) {
+            char name[128];
+            ws_name(name, sizeof(name), i, dir);
+            assert_int_equal(slurp(r.dir, name, (char *)buf, sizeof(buf)), (long)exp[i][dir].len);
+            assert_memory_equal(buf, exp[i][dir].bytes, exp[i][dir].len);
+        }
+    }
+    struct ns_streams_stats st;
+    ns_streams_get_stats(r.s, &st);
+    assert_true(st.emfile_retries > 0);
+    assert_int_equal(st.io_errors, 0);
+    json_decref(recs);
+    ws_free(exp);
+    rig_close(&r);
+}
+
+static void test_writer_error_once(void **state)
+{
+    (void)state;
+    struct ns_streams_opts o;
+    struct rig r;
+    struct ns_flow f;
+    struct ns_tcp_conn c;
+    struct ns_error err;
+    char link[700];
+    char want[1024];
+    if (access("/dev/full", W_OK) != 0) {
+        skip(); /* no /dev/full to fail the writes */
+    }
+    memset(&o, 0, sizeof(o));
+    memset(&err, 0, sizeof(err));
+    o.tmpl = "%A.%a-%B.%b"; /* no counter: an existing file is appended to */
+    rig_open(&r, &o);
+    snprintf(link, sizeof(link), "%s/010.000.000.001.03000-010.000.000.002.00080", r.dir);
+    assert_int_equal(symlink("/dev/full", link), 0);
+    make_flow(&f, NS_IPPROTO_TCP, 3000, 80, 0);
+    make_conn(&c, &f);
+    data(&r, &c, 0, "first", 1);
+    data(&r, &c, 0, "second", 2);
+    data(&r, &c, 1, "reply", 2);
+    end_conn(&r, &c, NS_TCP_CLOSE_FIN);
+    assert_int_equal(ns_streams_finish(r.s, &err), NS_EIO);
+    snprintf(want, sizeof(want), "cannot write '%s': %s", link, strerror(ENOSPC));
+    assert_string_equal(err.msg, want);
+    struct ns_streams_stats st;
+    ns_streams_get_stats(r.s, &st);
+    assert_int_equal(st.io_errors, 1); /* both pieces went in one write(2) */
+    char buf[64];
+    assert_int_equal(slurp(r.dir, "010.000.000.002.00080-010.000.000.001.03000", buf, sizeof(buf)),
+                     5);
+    assert_string_equal(buf, "reply");
+    unlink(link);
+    rig_close(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -720,6 +1035,10 @@ int main(void)
         cmocka_unit_test(test_console),
         cmocka_unit_test(test_udp),
         cmocka_unit_test(test_http_bodies),
+        cmocka_unit_test(test_writer_interleaved_tiny_queue),
+        cmocka_unit_test(test_writer_digests_only),
+        cmocka_unit_test(test_writer_emfile),
+        cmocka_unit_test(test_writer_error_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,11 @@
  * Every part gets one DFXML fileobject and one JSON "stream" record when it
  * ends (close of the direction, end of the flow, or a split), with the MD5
  * and SHA-256 of its bytes computed while they were written.
+ *
+ * Names are chosen and files created on this (the producer's) thread;
+ * digests and report records go to the hasher thread, writes and closes
+ * to the writer thread (sink_streams_io.c), in order, so the output is the
+ * same byte for byte as if one thread did it all.
  */
 #include "netsift/streams.h"
 
@@ -23,6 +28,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "netsift/alloc.h"
 #include "sink_streams_int.h"
@@ -30,15 +36,22 @@
 #define SF_DEFAULT_MAX_GAP (1u << 20)
 #define SF_DEFAULT_MAX_FDS 256
 #define SF_MAX_COUNTER     1000000 /* names tried before giving up on a free one */
+#define SF_DEFAULT_QUEUE   (16u << 20)
+#define SF_PEND_FILE_MAX   (64u << 10)
 
 void ns__sf_io_error(struct ns_streams *s, const char *what, const char *path, int err_no)
 {
+    char buf[128];
+    /* strerror() is not thread-safe; the GNU strerror_r returns the text it chose */
+    const char *text = strerror_r(err_no, buf, sizeof(buf));
+    pthread_mutex_lock(&s->err_mu);
     s->st.io_errors++;
     if (s->io_rc == 0) {
         s->io_rc = NS_EIO;
         snprintf(s->io_msg, sizeof(s->io_msg), "cannot %s '%s': %s", what, path != NULL ? path : "",
-                 strerror(err_no));
+                 text);
     }
+    pthread_mutex_unlock(&s->err_mu);
 }
 
 /* --- per-connection state --- */
@@ -102,7 +115,7 @@ static int set_path(struct ns_streams *s, struct ns__sf_file *f, const char *nam
         p[dl - 1] = '/';
     }
     memcpy(p + dl, name, nl + 1);
-    ns_free(f->path);
+    ns__sf_file_forget_path(&s->fdc, f);
     f->path = p;
     f->name = p + dl;
     return 0;
@@ -159,13 +172,8 @@ static void part_begin(struct ns_streams *s, struct ns__sf_conn *c, int dir, uin
     d->part_first_ns = d->part == 1 ? c->first_ns : ts;
     d->part_last_ns = ts;
     d->part_capped = 0;
-    if (d->md5 == NULL) {
-        d->md5 = EVP_MD_CTX_new();
-        d->sha = EVP_MD_CTX_new();
-    }
-    if (d->md5 != NULL && d->sha != NULL) {
-        EVP_DigestInit_ex2(d->md5, s->md5_md, NULL);
-        EVP_DigestInit_ex2(d->sha, s->sha_md, NULL);
+    if (s->need_digest && d->file.dg == NULL) {
+        d->file.dg = ns_calloc(1, sizeof(*d->file.dg)); /* NULL: zero digests, as before */
     }
     if (d->base_name == NULL && (s->o.console != NULL || s->o.no_files)) {
         struct ns_streams_name nm;
@@ -203,29 +211,35 @@ static void console_write(struct ns_streams *s, const struct ns__sf_dir *d, cons
     fputc('\n', out);
 }
 
+/* Only hash (p, n): no file for this part. */
+static void part_hash(struct ns_streams *s, struct ns__sf_dir *d, const uint8_t *p, size_t n)
+{
+    int rc = ns__sf_file_hash(&s->fdc, &d->file, p, n);
+    if (rc != 0) {
+        ns__sf_io_error(s, "hash", "a stream", -rc);
+    }
+}
+
 /* Write (p, n) to the current part (which must be active), hashing it. */
 static void part_write(struct ns_streams *s, struct ns__sf_conn *c, int dir, const uint8_t *p,
                        size_t n, bool zeros)
 {
     struct ns__sf_dir *d = &c->d[dir];
-    if (d->md5 != NULL && d->sha != NULL) {
-        EVP_DigestUpdate(d->md5, p, n);
-        EVP_DigestUpdate(d->sha, p, n);
-    }
     d->part_bytes += n;
     d->written += n;
     s->st.bytes += n;
-    if (s->o.console != NULL) {
-        if (!zeros) {
+    if (s->o.console != NULL || s->o.no_files) {
+        if (s->o.console != NULL && !zeros) {
             console_write(s, d, p, n);
         }
-        return;
-    }
-    if (s->o.no_files) {
+        part_hash(s, d, p, n);
         return;
     }
     if (!d->have_file) {
+        ns__sf_file_flush(&s->fdc, &d->file); /* bytes hashed while no file could be made */
         if (part_create_file(s, c, dir) != 0) {
+            ns__sf_file_forget_path(&s->fdc, &d->file);
+            part_hash(s, d, p, n);
             return;
         }
     }
@@ -280,30 +294,21 @@ static const char *close_name(uint8_t why)
 static void part_end(struct ns_streams *s, struct ns__sf_conn *c, int dir, const char *why)
 {
     struct ns__sf_dir *d = &c->d[dir];
-    unsigned char md5[EVP_MAX_MD_SIZE];
-    unsigned char sha[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
     if (!part_active(d)) {
         return;
     }
-    memset(md5, 0, sizeof(md5));
-    memset(sha, 0, sizeof(sha));
-    if (d->md5 != NULL && d->sha != NULL) {
-        EVP_DigestFinal_ex(d->md5, md5, &len);
-        EVP_DigestFinal_ex(d->sha, sha, &len);
-    }
-    ns__sf_report_stream(s, c, dir, why, md5, sha);
+    /* the part's last bytes, then its record (the writer hashes in that order) */
+    ns__sf_file_flush(&s->fdc, &d->file);
+    struct ns__sf_digest *dg = d->file.dg;
+    d->file.dg = NULL;
+    ns__sf_report_stream(s, c, dir, why, dg);
     s->st.streams++;
     if (d->have_file) {
         struct timespec ts;
         ts.tv_sec = (time_t)(d->part_last_ns / 1000000000ULL);
         ts.tv_nsec = (long)(d->part_last_ns % 1000000000ULL);
         bool stamp = s->o.set_mtime && d->part_last_ns != 0;
-        int rc = ns__sf_file_close(&s->fdc, &d->file, stamp ? &ts : NULL);
-        if (rc != 0) {
-            ns__sf_io_error(s, "write", d->file.path, -rc);
-        }
-        ns__sf_file_release(&s->fdc, &d->file);
+        ns__sf_file_end(&s->fdc, &d->file, stamp ? &ts : NULL);
         d->have_file = false;
     }
     d->active = false;
@@ -377,8 +382,6 @@ static void conn_free(struct ns_streams *s, struct ns__sf_conn *c)
     for (int i = 0; i < 2; i++) {
         struct ns__sf_dir *d = &c->d[i];
         ns__sf_file_release(&s->fdc, &d->file);
-        EVP_MD_CTX_free(d->md5);
-        EVP_MD_CTX_free(d->sha);
         ns_free(d->base_name);
     }
     ns_free(c);
@@ -442,17 +445,11 @@ static void on_tcp_close(void *ud, struct ns_tcp_conn *tc, int dir, enum ns_tcp_
     dir_close(s, c, dir, (uint8_t)why);
     if (c->d[0].closed && c->d[1].closed) {
         /*
-         * Both directions are done: free the parsers and digests now rather
-         * than when the flow table lets the flow go (seconds later), so that
-         * memory follows the open connections, not the lingering ones.
+         * Both directions are done: free the parsers now rather than when
+         * the flow table lets the flow go (seconds later), so that memory
+         * follows the open connections, not the lingering ones.
          */
         ns__sf_http_free(s, c);
-        for (int i = 0; i < 2; i++) {
-            EVP_MD_CTX_free(c->d[i].md5);
-            EVP_MD_CTX_free(c->d[i].sha);
-            c->d[i].md5 = NULL;
-            c->d[i].sha = NULL;
-        }
     }
 }
 
@@ -542,6 +539,19 @@ int ns_streams_new(struct ns_streams **out, const struct ns_streams_opts *opts,
     }
     s->fdc.max = s->o.max_fds != 0 ? s->o.max_fds : SF_DEFAULT_MAX_FDS;
     s->fdc.st = &s->st;
+    s->fdc.io = &s->io;
+    s->fdc.dirfd = -1;
+    size_t qcap = s->o.queue_bytes != 0 ? s->o.queue_bytes : SF_DEFAULT_QUEUE;
+    s->fdc.pend_file_max = qcap / 8 < SF_PEND_FILE_MAX ? qcap / 8 : SF_PEND_FILE_MAX;
+    if (s->fdc.pend_file_max == 0) {
+        s->fdc.pend_file_max = 1;
+    }
+    s->fdc.pend_total_max = qcap / 2;
+    if (pthread_mutex_init(&s->err_mu, NULL) != 0) {
+        ns_free(s);
+        return ns_error_set(err, NS_ENOMEM, "out of memory");
+    }
+    s->err_mu_init = true;
     s->tmpl = s->o.tmpl != NULL ? s->o.tmpl : NS_STREAMS_DEFAULT_TEMPLATE;
     s->tmpl_has_dirs = strchr(s->tmpl, '/') != NULL;
     s->tmpl_counts = strstr(s->tmpl, "%c") != NULL || strstr(s->tmpl, "%#") != NULL ||
@@ -565,6 +575,9 @@ int ns_streams_new(struct ns_streams **out, const struct ns_streams_opts *opts,
             }
         }
     }
+    if (s->outdir != NULL && !s->o.no_files && s->o.console == NULL) {
+        s->fdc.dirfd = open(s->outdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
     s->md5_md = EVP_MD_fetch(NULL, "MD5", NULL);
     s->sha_md = EVP_MD_fetch(NULL, "SHA256", NULL);
     if (s->md5_md == NULL || s->sha_md == NULL) {
@@ -575,6 +588,11 @@ int ns_streams_new(struct ns_streams **out, const struct ns_streams_opts *opts,
     if (rc != 0) {
         goto fail;
     }
+    s->need_digest = s->xml != NULL || s->o.report_json != NULL;
+    if (ns__sf_io_start(&s->io, s, qcap, s->fdc.pend_file_max) != 0) {
+        rc = ns_error_set(err, NS_ENOMEM, "cannot start the hasher and writer threads");
+        goto fail;
+    }
     *out = s;
     return 0;
 fail:
@@ -582,8 +600,19 @@ fail:
     return rc;
 }
 
+/* Hand over every pending byte, close the open files, and wait for the writer to finish. */
+static void io_finish(struct ns_streams *s)
+{
+    ns__sf_fdc_flush_all(&s->fdc);
+    while (s->fdc.head != NULL) {
+        ns__sf_file_close(&s->fdc, s->fdc.head, NULL);
+    }
+    ns__sf_io_stop(&s->io);
+}
+
 int ns_streams_finish(struct ns_streams *s, struct ns_error *err)
 {
+    io_finish(s);
     int rc = ns__sf_report_close(s);
     if (rc != 0 && s->io_rc == 0) {
         s->io_rc = rc;
@@ -597,7 +626,11 @@ int ns_streams_finish(struct ns_streams *s, struct ns_error *err)
 
 void ns_streams_get_stats(const struct ns_streams *s, struct ns_streams_stats *st)
 {
+    /* the writer may be counting an I/O error right now */
+    pthread_mutex_t *mu = (pthread_mutex_t *)&s->err_mu;
+    pthread_mutex_lock(mu);
     *st = s->st;
+    pthread_mutex_unlock(mu);
 }
 
 void ns_streams_free(struct ns_streams *s)
@@ -605,14 +638,18 @@ void ns_streams_free(struct ns_streams *s)
     if (s == NULL) {
         return;
     }
-    while (s->fdc.head != NULL) {
-        ns__sf_file_close(&s->fdc, s->fdc.head, NULL);
-    }
+    io_finish(s);
     if (s->xml != NULL) {
         fclose(s->xml);
     }
     EVP_MD_free(s->md5_md);
     EVP_MD_free(s->sha_md);
     ns_free(s->outdir);
+    if (s->fdc.dirfd >= 0) {
+        close(s->fdc.dirfd);
+    }
+    if (s->err_mu_init) {
+        pthread_mutex_destroy(&s->err_mu);
+    }
     ns_free(s);
 }

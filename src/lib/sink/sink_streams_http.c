@@ -44,7 +44,8 @@ struct ns__sf_http {
     bool has_ctype;
     bool has_cenc;
     char method[32];
-    char target[1024];
+    char *target; /* the current request's target (at most 1023 bytes), between its headers and its
+                     end */
     char ctype[128];
     char cenc[64];
 };
@@ -113,7 +114,12 @@ static void on_headers(void *ud, const struct ns_http_msg *m)
     h->index = m->index;
     h->status = m->status;
     copy_view(h->method, sizeof(h->method), m->method, m->method_len);
-    copy_view(h->target, sizeof(h->target), m->target, m->target_len);
+    ns_free(h->target);
+    h->target = NULL;
+    if (m->target != NULL) {
+        /* held per message, not per connection: thousands of parsers rest at once */
+        h->target = ns_strndup(m->target, m->target_len < 1023 ? m->target_len : 1023);
+    }
     h->has_ctype = false;
     h->has_cenc = m->content_encoding != NULL;
     copy_view(h->cenc, sizeof(h->cenc), m->content_encoding, m->content_encoding_len);
@@ -188,7 +194,7 @@ static void on_end(void *ud, unsigned flags, uint64_t raw_body_bytes, uint64_t b
     r.kind = h->kind;
     r.index = h->index;
     r.method = h->method;
-    r.target = h->target;
+    r.target = h->target != NULL ? h->target : "";
     r.status = h->status;
     r.content_type = h->has_ctype ? h->ctype : NULL;
     r.content_encoding = h->has_cenc ? h->cenc : NULL;
@@ -198,12 +204,10 @@ static void on_end(void *ud, unsigned flags, uint64_t raw_body_bytes, uint64_t b
     if (h->in_msg) {
         ns__sf_report_http(h->s, h->c, h->dir, &r);
     }
+    ns_free(h->target);
+    h->target = NULL;
     if (h->body_made) {
-        int rc = ns__sf_file_close(&h->s->fdc, &h->body, NULL);
-        if (rc != 0) {
-            ns__sf_io_error(h->s, "write", h->body.path, -rc);
-        }
-        ns__sf_file_release(&h->s->fdc, &h->body);
+        ns__sf_file_end(&h->s->fdc, &h->body, NULL);
         h->body_made = false;
     } else {
         h->body.size = 0;
@@ -237,6 +241,7 @@ static void http_free(struct ns_streams *s, struct ns__sf_http *h)
         return;
     }
     ns_http_parser_free(h->p);
+    ns_free(h->target);
     ns__sf_file_release(&s->fdc, &h->hdr);
     ns__sf_file_release(&s->fdc, &h->body);
     ns_free(h);
