@@ -42,17 +42,15 @@
  * header block (512 bytes, or max_header_bytes if smaller) and doubled as
  * needed up to max_header_bytes; the header array is allocated when a block
  * is complete (8 entries, doubled up to max_headers). When a header block is
- * done with (reported, malformed or abandoned) a buffer grown past 512 bytes
- * and an array grown past 8 entries are freed. The inflater (zlib state
- * about 7 KiB, its 32 KiB window and a 16 KiB output buffer) exists only
- * from the headers of a gzip / deflate message to its end. So a parser at
- * rest (between messages, or in a body that is not decoded) holds at most
- * its struct + 512 + 8 * sizeof(struct ns_http_header) + max_pending bytes:
- * about 1.2 KiB with the default options. ns_http_parser_mem() tells the
- * exact figure. If an allocation fails (NS_ENOMEM) the header block is
- * dropped (stats dropped and nomem; the parser skips to the next start line)
- * or the body stops being decoded (NS_HTTP_END_DECODE_ERR, stat nomem):
- * feeding goes on, nothing is fatal.
+ * done with (reported, malformed or abandoned) both are freed. The inflater
+ * (zlib state about 7 KiB, its 32 KiB window and a 16 KiB output buffer)
+ * exists only from the headers of a gzip / deflate message to its end. So a
+ * parser at rest (between messages, or in a body that is not decoded) holds
+ * its struct + max_pending bytes: about 0.5 KiB with the default options.
+ * ns_http_parser_mem() tells the exact figure. If an allocation fails
+ * (NS_ENOMEM) the header block is dropped (stats dropped and nomem; the
+ * parser skips to the next start line) or the body stops being decoded
+ * (NS_HTTP_END_DECODE_ERR, stat nomem): feeding goes on, nothing is fatal.
  */
 #ifndef NETSIFT_HTTP_H
 #define NETSIFT_HTTP_H

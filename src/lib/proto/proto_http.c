@@ -33,8 +33,8 @@
  * (HTTP_HBUF_INIT bytes) and doubled as needed up to max_header_bytes; the
  * header array is allocated when a block is complete, HTTP_HDRS_INIT entries
  * doubled up to max_headers. When a header block is done (reported or
- * abandoned) a buffer or array grown past its HTTP_*_KEEP size is given back,
- * so a keep-alive connection at rest holds little. The inflater lives from
+ * abandoned) both are given back, so a connection at rest holds only the
+ * parser's struct (streams -a keeps tens of thousands of them). The inflater lives from
  * the headers of a coded message to its end. An allocation that fails drops
  * the header block (counted in dropped and nomem; the parser skips to the
  * next start line) or stops decoding the body (NS_HTTP_END_DECODE_ERR).
@@ -61,9 +61,7 @@
 #define HTTP_MAX_METHOD           32u   /* longest method token accepted */
 #define HTTP_RESYNC_PREFIX        16u   /* longest resync pattern */
 #define HTTP_HBUF_INIT            512u  /* first header buffer (bytes) */
-#define HTTP_HBUF_KEEP            512u  /* header buffer kept between messages, at most */
 #define HTTP_HDRS_INIT            8u    /* first header array (entries) */
-#define HTTP_HDRS_KEEP            8u    /* header array kept between messages, at most */
 
 enum http_state {
     ST_START,       /* before a start line (blank lines are skipped) */
@@ -233,7 +231,7 @@ static void http_malformed(struct ns_http_parser *p)
 
 /*
  * The header block is done with (reported, malformed or abandoned): forget
- * it, and give back a buffer or array that grew past what is kept at rest.
+ * it, and give its buffer and array back (a parser at rest holds neither).
  */
 static void http_reset_head(struct ns_http_parser *p)
 {
@@ -242,16 +240,12 @@ static void http_reset_head(struct ns_http_parser *p)
     p->nlines = 0;
     p->first_done = false;
     p->past_method = false;
-    if (p->hcap > HTTP_HBUF_KEEP) {
-        ns_free(p->hbuf);
-        p->hbuf = NULL;
-        p->hcap = 0;
-    }
-    if (p->hdrs_cap > HTTP_HDRS_KEEP) {
-        ns_free(p->hdrs);
-        p->hdrs = NULL;
-        p->hdrs_cap = 0;
-    }
+    ns_free(p->hbuf);
+    p->hbuf = NULL;
+    p->hcap = 0;
+    ns_free(p->hdrs);
+    p->hdrs = NULL;
+    p->hdrs_cap = 0;
 }
 
 /*
