@@ -82,6 +82,38 @@ e2e_util() {
     python3 "$E2E_DIR/e2e_util.py" "$@"
 }
 
+# free_udp_ports: two UDP ports on 127.0.0.1 that the kernel says are free
+free_udp_ports() {
+    python3 -c '
+import socket
+a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(("127.0.0.1", 0))
+b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); b.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1])'
+}
+
+# wait_listening PID ERRFILE IFACE: wait (up to 10 s) until the live command
+# PID writes "listening on IFACE" to ERRFILE. If it never does, it is
+# stopped and the test is skipped when it may not capture here, else failed.
+wait_listening() {
+    local pid=$1 errf=$2 iface=$3
+    for _ in $(seq 1 100); do
+        if grep -q "listening on $iface" "$errf"; then
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            break
+        fi
+        sleep 0.1
+    done
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    if grep -qi "permission\|operation not permitted\|socket" "$errf"; then
+        skip "cannot capture on $iface here: $(head -n 1 "$errf")"
+    fi
+    fail "the live capture never said it was listening on $iface: $(head -n 3 "$errf")"
+    finish
+}
+
 finish() {
     echo "$NS_CHECKS checks, $NS_FAILS failed"
     [ "$NS_FAILS" -eq 0 ]

@@ -11,36 +11,12 @@ if [ "$(id -u)" -ne 0 ]; then
     skip "live capture on lo needs root"
 fi
 
-# Two free UDP ports on 127.0.0.1, chosen by the kernel.
-read -r SPORT DPORT < <(python3 -c '
-import socket
-a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(("127.0.0.1", 0))
-b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); b.bind(("127.0.0.1", 0))
-print(a.getsockname()[1], b.getsockname()[1])')
+read -r SPORT DPORT < <(free_udp_ports)
 
 "$NETSIFT" flows -i lo --json "udp and host 127.0.0.1 and port $SPORT" \
     >"$T/live.out" 2>"$T/live.err" &
 PID=$!
-ready=0
-for _ in $(seq 1 100); do
-    if grep -q "listening on lo" "$T/live.err"; then
-        ready=1
-        break
-    fi
-    if ! kill -0 "$PID" 2>/dev/null; then
-        break
-    fi
-    sleep 0.1
-done
-if [ "$ready" -ne 1 ]; then
-    kill "$PID" 2>/dev/null
-    wait "$PID" 2>/dev/null
-    if grep -qi "permission\|operation not permitted\|socket" "$T/live.err"; then
-        skip "cannot capture on lo here: $(head -n 1 "$T/live.err")"
-    fi
-    fail "netsift flows -i lo never said it was listening: $(head -n 3 "$T/live.err")"
-    finish
-fi
+wait_listening "$PID" "$T/live.err" lo
 
 # 5 datagrams of 100 bytes from SPORT to DPORT, and 2 replies of 10 bytes back.
 python3 - "$SPORT" "$DPORT" <<'PY'

@@ -41,28 +41,33 @@
 #include "netsift/jsonw.h"
 #include "netsift/sink.h"
 
+/* The XML entity for ch (XML 1.0 section 2.4: all five predefined ones), or NULL. */
+static const char *xml_entity(char ch)
+{
+    switch (ch) {
+    case '&':
+        return "&amp;";
+    case '<':
+        return "&lt;";
+    case '>':
+        return "&gt;";
+    case '\'':
+        return "&apos;";
+    case '"':
+        return "&quot;";
+    default:
+        return NULL;
+    }
+}
+
 static void xml_escaped(FILE *fp, const char *s)
 {
     for (; *s != '\0'; s++) {
-        switch (*s) {
-        case '&':
-            fputs("&amp;", fp);
-            break;
-        case '<':
-            fputs("&lt;", fp);
-            break;
-        case '>':
-            fputs("&gt;", fp);
-            break;
-        case '\'':
-            fputs("&apos;", fp);
-            break;
-        case '"':
-            fputs("&quot;", fp);
-            break;
-        default:
+        const char *esc = xml_entity(*s);
+        if (esc != NULL) {
+            fputs(esc, fp);
+        } else {
             fputc(*s, fp);
-            break;
         }
     }
 }
@@ -141,24 +146,8 @@ static void tx_xml(struct sf_text *t, const char *s)
 {
     const char *run = s;
     for (; *s != '\0'; s++) {
-        const char *esc;
-        switch (*s) {
-        case '&':
-            esc = "&amp;";
-            break;
-        case '<':
-            esc = "&lt;";
-            break;
-        case '>':
-            esc = "&gt;";
-            break;
-        case '\'':
-            esc = "&apos;";
-            break;
-        case '"':
-            esc = "&quot;";
-            break;
-        default:
+        const char *esc = xml_entity(*s);
+        if (esc == NULL) {
             continue;
         }
         tx_put(t, run, (size_t)(s - run));
