@@ -135,6 +135,11 @@ struct ns_streams_stats {
     uint64_t emfile_retries; /* EMFILE / ENFILE answered by closing one more */
     uint64_t http_messages;
     uint64_t http_bodies; /* body files written */
+    /* -a: the HTTP parsers' own counters (http.h), summed as each parser ends */
+    uint64_t http_malformed;     /* bad start lines, headers, framing, caps */
+    uint64_t http_incomplete;    /* messages whose body lost bytes (gap, cut, bad chunk) */
+    uint64_t http_truncated;     /* bodies cut at the decoded size cap */
+    uint64_t http_decode_errors; /* gzip / deflate bodies that could not be inflated */
     uint64_t udp_datagrams;
     uint64_t io_errors; /* writes or opens that failed for another reason */
 };

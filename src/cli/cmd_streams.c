@@ -419,6 +419,14 @@ int cmd_streams(int argc, char **argv)
                 (unsigned long long)st.gap_bytes, (unsigned long long)st.splits,
                 (unsigned long long)st.capped_bytes, (unsigned long long)st.http_messages,
                 (unsigned long long)st.reopens);
+        if (st.http_messages > 0 || st.http_malformed > 0) {
+            fprintf(stderr,
+                    "netsift: http: %llu bodies, %llu malformed, %llu incomplete, %llu truncated, "
+                    "%llu not decoded\n",
+                    (unsigned long long)st.http_bodies, (unsigned long long)st.http_malformed,
+                    (unsigned long long)st.http_incomplete, (unsigned long long)st.http_truncated,
+                    (unsigned long long)st.http_decode_errors);
+        }
     }
 
 out:

@@ -93,6 +93,29 @@ run_ns "$T/o" "$T/e" streams -r "$S" --bogus
 expect_eq "unknown option: exit 2" "$RC" 2
 run_ns "$T/o" "$T/e" streams -r "$S" -T '%Q'
 expect_eq "bad template: exit 2" "$RC" 2
+# --- -a -v: the HTTP counters on stderr agree with the http records ---
+# (synth's messages are whole; the shared ppp_TwoHttpResponses has two
+# responses cut by the end of the capture)
+http_counters() { # NAME CAPTURE
+    run_ns "$T/o" "$T/e" streams -q -a -v -r "$2" -o "$T/av-$1" --report-json "$T/av-$1.json"
+    expect_eq "$1 -a -v: exit status" "$RC" 0
+    want=$(python3 -c '
+import json, sys
+http = [r for r in map(json.loads, open(sys.argv[1])) if r["type"] == "http"]
+print("netsift: http: %d bodies, 0 malformed, %d incomplete, 0 truncated, 0 not decoded" % (
+    sum(1 for r in http if r.get("file")), sum(1 for r in http if r.get("incomplete"))))
+' "$T/av-$1.json")
+    expect_eq "$1 -a -v: http counters = the http records" "$(grep '^netsift: http:' "$T/e")" \
+        "$want"
+}
+http_counters synth "$S"
+TWO="${NS_SHARED_DATA:-}/pcap/http/ppp_TwoHttpResponses.pcap"
+if [ -f "$TWO" ]; then
+    http_counters two "$TWO"
+    expect_eq "ppp_TwoHttpResponses: both responses incomplete" \
+        "$(grep -o '[0-9]* incomplete' "$T/e")" "2 incomplete"
+fi
+
 run_ns "$T/o" "$T/e" streams -r "$T/missing.pcap" -o "$T/m"
 expect_eq "missing input: exit 1" "$RC" 1
 run_ns "$T/o" "$T/e" streams --help

@@ -240,6 +240,13 @@ static void http_free(struct ns_streams *s, struct ns__sf_http *h)
     if (h == NULL) {
         return;
     }
+    if (h->p != NULL) {
+        const struct ns_http_stats *hs = ns_http_stats(h->p);
+        s->st.http_malformed += hs->malformed;
+        s->st.http_incomplete += hs->incomplete;
+        s->st.http_truncated += hs->truncated;
+        s->st.http_decode_errors += hs->decode_errors;
+    }
     ns_http_parser_free(h->p);
     ns_free(h->target);
     ns__sf_file_release(&s->fdc, &h->hdr);
