@@ -15,52 +15,26 @@
 # not if the goal is missed.
 set -euo pipefail
 
-BUILD=$(cd "${1:-build}" && pwd)
-NS=$BUILD/netsift
-RL=$BUILD/bench/ns_read_loop
-DATA=${NS_BENCH_DIR:-/dev/shm/netsift-bench}
-RUNS=${NS_BENCH_RUNS:-3}
+BENCH_NAME=bench
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+bench_setup "${1:-build}"
 RESULTS=$BUILD/bench-results.jsonl
+bench_synth_corpus
 
-die() {
-    echo "bench: $*" >&2
-    exit 1
-}
-
-[ -x "$NS" ] || die "$NS not found: build first (make build)"
-[ -x "$RL" ] || die "$RL not found: build first (make build)"
-[ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install time)"
-mkdir -p "$DATA"
-SYN=$DATA/synth-1g-seed7.pcap
-if [ ! -s "$SYN" ]; then
-    echo "bench: writing $SYN (netsift synth --size 1G --seed 7)" >&2
-    "$NS" synth -o "$SYN.tmp" --size 1G --seed 7 || die "netsift synth failed"
-    mv "$SYN.tmp" "$SYN"
-fi
-
-# measure NAME CMD...: median wall seconds and the peak RSS (KiB) of that run
-measure() {
-    local name=$1
-    shift
-    local tf
-    tf=$(mktemp)
-    local -a lines=()
+# median_of CMD...: the median run of RUNS, "seconds peak_rss_kib"
+median_of() {
+    local r
     for _ in $(seq "$RUNS"); do
-        if ! /usr/bin/time -f '%e %M' -o "$tf" "$@" >/dev/null 2>"$tf.err"; then
-            cat "$tf.err" >&2
-            rm -f "$tf" "$tf.err"
-            die "$name failed"
-        fi
-        lines+=("$(tail -n 1 "$tf")")
-    done
-    rm -f "$tf" "$tf.err"
-    printf '%s\n' "${lines[@]}" | sort -n | sed -n "$(((RUNS + 1) / 2))p"
+        bench_time r "$@"
+        echo "$r"
+    done | bench_median
 }
 
 cat "$SYN" >/dev/null # warm the page cache
 bytes=$(stat -c %s "$SYN")
-read -r rl_s rl_kb < <(measure read_loop "$RL" "$SYN")
-read -r dv_s dv_kb < <(measure devices "$NS" devices -r "$SYN" --format json -q --client-id bench)
+read -r rl_s rl_kb < <(median_of "$RL" "$SYN")
+read -r dv_s dv_kb < <(median_of "$NS" devices -r "$SYN" --format json -q --client-id bench)
 ratio=$(awk -v a="$rl_s" -v b="$dv_s" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 printf '%-12s %9s %8s %12s\n' tool seconds GB/s "peak RSS MiB"
 for t in read_loop devices; do

@@ -23,38 +23,16 @@
 # BUILD/bench-results.jsonl. Exits 1 if a tool fails, not if a goal is missed.
 set -euo pipefail
 
-BUILD=$(cd "${1:-build}" && pwd)
-NS=$BUILD/netsift
-RL=$BUILD/bench/ns_read_loop
-DATA=${NS_BENCH_DIR:-/dev/shm/netsift-bench}
-RUNS=${NS_BENCH_RUNS:-3}
-HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null || (cd "$HERE/.." && pwd))
+BENCH_NAME=bench
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+bench_setup "${1:-build}"
 SHARED_BENCH=$REPO/../shared/bench
 RESULTS=$BUILD/bench-results.jsonl
 
-die() {
-    echo "bench: $*" >&2
-    exit 1
-}
-
-[ -x "$NS" ] || die "$NS not found: build first (make build)"
-[ -x "$RL" ] || die "$RL not found: build first (make build)"
-[ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install time)"
-mkdir -p "$DATA"
-DATA=$(cd "$DATA" && pwd)
-case "$DATA/" in
-"$REPO"/*) die "NS_BENCH_DIR=$DATA is inside the repository; use /dev/shm or /tmp" ;;
-esac
-
 # --- corpora -----------------------------------------------------------------
 corpora=()
-SYN=$DATA/synth-1g-seed7.pcap
-if [ ! -s "$SYN" ]; then
-    echo "bench: writing $SYN (netsift synth --size 1G --seed 7)" >&2
-    "$NS" synth -o "$SYN.tmp" --size 1G --seed 7 || die "netsift synth failed"
-    mv "$SYN.tmp" "$SYN"
-fi
+bench_synth_corpus
 corpora+=("$SYN")
 
 REAL=$DATA/bench-1g.pcap
@@ -77,25 +55,6 @@ else
 fi
 
 # --- measuring ---------------------------------------------------------------
-# measure OUTVAR CMD...: run once; OUTVAR="seconds peak_rss_kib"
-measure() {
-    local var=$1 tf
-    shift
-    tf=$(mktemp)
-    if ! /usr/bin/time -f '%e %M' -o "$tf" "$@" >/dev/null 2>"$tf.err"; then
-        cat "$tf.err" >&2
-        rm -f "$tf" "$tf.err"
-        die "failed: $*"
-    fi
-    printf -v "$var" '%s' "$(tail -n 1 "$tf")"
-    rm -f "$tf" "$tf.err"
-}
-
-# median of the first fields (seconds) of lines "s rss"; prints "s rss" of that run
-median() {
-    sort -n | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'
-}
-
 : >"$RESULTS"
 printf '%-20s %-16s %9s %8s %12s\n' corpus tool seconds GB/s "peak RSS MiB"
 status=0
@@ -130,10 +89,10 @@ for f in "${corpora[@]}"; do
         [ "$tool" = tshark ] && n=1
         runs=()
         for _ in $(seq "$n"); do
-            measure r "${cmd[@]}"
+            bench_time r "${cmd[@]}"
             runs+=("$r")
         done
-        read -r s k < <(printf '%s\n' "${runs[@]}" | median)
+        read -r s k < <(printf '%s\n' "${runs[@]}" | bench_median)
         secs[$tool]=$s
         rss[$tool]=$((k / 1024))
         gbps=$(awk -v b="$bytes" -v s="$s" 'BEGIN { printf "%.3f", (s > 0 ? b / s / 1e9 : 0) }')
@@ -165,7 +124,7 @@ done
 
 # --- streams: `netsift streams` vs tcpflow (bench/streams.sh, issue 3) -------
 if command -v tcpflow >/dev/null 2>&1; then
-    bash "$HERE/streams.sh" "$BUILD" || status=1
+    bash "$(dirname "$0")/streams.sh" "$BUILD" || status=1
 else
     echo "bench: tcpflow not installed: streams benchmark skipped" >&2
 fi

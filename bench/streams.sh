@@ -21,20 +21,13 @@
 # Exits 1 if a tool fails, not if a goal is missed.
 set -euo pipefail
 
-BUILD=$(cd "${1:-build}" && pwd)
-NS=$BUILD/netsift
-DATA=${NS_BENCH_DIR:-/dev/shm/netsift-bench}
-RUNS=${NS_BENCH_RUNS:-3}
+BENCH_NAME=bench
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+bench_setup "${1:-build}"
 OUT=${NS_BENCH_OUT:-/dev/shm/netsift-bench-streams}
 RESULTS=$BUILD/bench-results.jsonl
 
-die() {
-    echo "bench: $*" >&2
-    exit 1
-}
-
-[ -x "$NS" ] || die "$NS not found: build first (make build)"
-[ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install time)"
 command -v tcpflow >/dev/null 2>&1 || die "tcpflow not installed (scripts/deps.sh)"
 
 corpora=()
@@ -49,19 +42,9 @@ done
 
 # measure OUTVAR CMD...: run once in a clean $OUT; OUTVAR="seconds peak_rss_kib"
 measure() {
-    local var=$1 tf
-    shift
     rm -rf "$OUT"
     mkdir -p "$OUT"
-    tf=$(mktemp)
-    if ! /usr/bin/time -f '%e %M' -o "$tf" "$@" >/dev/null 2>"$tf.err"; then
-        tail -3 "$tf.err" >&2
-        rm -f "$tf" "$tf.err"
-        rm -rf "$OUT"
-        die "failed: $*"
-    fi
-    printf -v "$var" '%s' "$(tail -1 "$tf")"
-    rm -f "$tf" "$tf.err"
+    bench_time "$@"
     rm -rf "$OUT"
 }
 
@@ -84,7 +67,7 @@ median() {
         measure r "$@"
         runs+=("$r")
     done
-    printf -v "$var" '%s' "$(printf '%s\n' "${runs[@]}" | sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}')"
+    printf -v "$var" '%s' "$(printf '%s\n' "${runs[@]}" | bench_median)"
 }
 
 printf '%-22s %-8s %9s %10s %9s %10s %8s %8s\n' corpus mode ns_s ns_rss_mib tf_s tf_rss_mib speedup rss_ratio
