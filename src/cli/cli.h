@@ -77,6 +77,19 @@ void ns_cli_progress_clear(struct ns_cli_progress *p);
  */
 void ns_cli_option_name(char *buf, size_t size, int opt, int argc, char **argv);
 
+/*
+ * The usage error for what getopt_long returned as ':' (an option's value
+ * is missing) or anything else unknown ('?': an unknown option, or a known
+ * long option given "=value" it does not take). Returns NS_EXIT_USAGE.
+ */
+int ns_cli_getopt_error(const char *usage, int opt, int argc, char **argv);
+
+/*
+ * A capture command reads either -r paths or one -i interface: the usage
+ * error when it got neither or both, else NS_EXIT_OK.
+ */
+int ns_cli_check_input(const char *usage, size_t npaths, const char *iface);
+
 /* A count in 1..max (suffixes as ns_cli_parse_size); false if invalid. */
 bool ns_cli_parse_count(const char *s, unsigned long long max, unsigned long long *out);
 

@@ -224,7 +224,6 @@ int cmd_devices(int argc, char **argv)
     int status = NS_EXIT_OK;
     int rc;
     int opt;
-    char optname[64];
 
     memset(&po, 0, sizeof(po));
     memset(&to, 0, sizeof(to));
@@ -282,22 +281,14 @@ int cmd_devices(int argc, char **argv)
             oui_dir = optarg;
             break;
         case ':':
-            ns_cli_option_name(optname, sizeof(optname), optopt, argc, argv);
-            status = ns_cli_usage_error(devices_usage, "option '%s' requires a value", optname);
-            goto out;
         case '?':
         default:
-            ns_cli_option_name(optname, sizeof(optname), optopt, argc, argv);
-            status = ns_cli_usage_error(devices_usage, "unknown option '%s'", optname);
+            status = ns_cli_getopt_error(devices_usage, opt, argc, argv);
             goto out;
         }
     }
-    if (npaths == 0 && po.source.iface == NULL) {
-        status = ns_cli_usage_error(devices_usage, "no input: give -r FILE or -i IFACE");
-        goto out;
-    }
-    if (npaths > 0 && po.source.iface != NULL) {
-        status = ns_cli_usage_error(devices_usage, "-r and -i cannot be used together");
+    status = ns_cli_check_input(devices_usage, npaths, po.source.iface);
+    if (status != NS_EXIT_OK) {
         goto out;
     }
     if (token != NULL && post_url == NULL) {

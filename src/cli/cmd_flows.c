@@ -132,7 +132,6 @@ int cmd_flows(int argc, char **argv)
     int status = NS_EXIT_OK;
     int rc;
     int opt;
-    char optname[64];
 
     memset(&po, 0, sizeof(po));
     memset(&ctx, 0, sizeof(ctx));
@@ -204,27 +203,14 @@ int cmd_flows(int argc, char **argv)
             po.no_defrag = true;
             break;
         case ':':
-            ns_cli_option_name(optname, sizeof(optname), optopt, argc, argv);
-            status = ns_cli_usage_error(flows_usage, "option '%s' requires a value", optname);
-            goto out;
         case '?':
         default:
-            ns_cli_option_name(optname, sizeof(optname), optopt, argc, argv);
-            if (optopt != 0 && strncmp(optname, "--", 2) == 0) {
-                /* a known long option given "=value" it does not take */
-                status = ns_cli_usage_error(flows_usage, "option '%s' takes no value", optname);
-            } else {
-                status = ns_cli_usage_error(flows_usage, "unknown option '%s'", optname);
-            }
+            status = ns_cli_getopt_error(flows_usage, opt, argc, argv);
             goto out;
         }
     }
-    if (npaths == 0 && po.source.iface == NULL) {
-        status = ns_cli_usage_error(flows_usage, "no input: give -r FILE or -i IFACE");
-        goto out;
-    }
-    if (npaths > 0 && po.source.iface != NULL) {
-        status = ns_cli_usage_error(flows_usage, "-r and -i cannot be used together");
+    status = ns_cli_check_input(flows_usage, npaths, po.source.iface);
+    if (status != NS_EXIT_OK) {
         goto out;
     }
     bool oom = false;

@@ -1478,13 +1478,9 @@ int cmd_hosts(int argc, char **argv)
             thr = &sopt.brute_failures;
             break;
         case ':':
-            ns_cli_option_name(optname, sizeof(optname), optopt, argc, argv);
-            status = ns_cli_usage_error(hosts_usage, "option '%s' requires a value", optname);
-            goto out;
         case '?':
         default:
-            ns_cli_option_name(optname, sizeof(optname), optopt, argc, argv);
-            status = ns_cli_usage_error(hosts_usage, "unknown option '%s'", optname);
+            status = ns_cli_getopt_error(hosts_usage, opt, argc, argv);
             goto out;
         }
         if (thr != NULL) {
@@ -1496,12 +1492,8 @@ int cmd_hosts(int argc, char **argv)
             *thr = (uint32_t)n;
         }
     }
-    if (npaths == 0 && po.source.iface == NULL) {
-        status = ns_cli_usage_error(hosts_usage, "no input: give -r FILE or -i IFACE");
-        goto out;
-    }
-    if (npaths > 0 && po.source.iface != NULL) {
-        status = ns_cli_usage_error(hosts_usage, "-r and -i cannot be used together");
+    status = ns_cli_check_input(hosts_usage, npaths, po.source.iface);
+    if (status != NS_EXIT_OK) {
         goto out;
     }
     if (ngeoip > 0 && no_geoip) {

@@ -186,7 +186,6 @@ int cmd_streams(int argc, char **argv)
     int status = NS_EXIT_OK;
     int rc;
     int opt;
-    char optname[64];
 
     memset(&po, 0, sizeof(po));
     memset(&ro, 0, sizeof(ro));
@@ -279,22 +278,14 @@ int cmd_streams(int argc, char **argv)
             po.no_defrag = true;
             break;
         case ':':
-            ns_cli_option_name(optname, sizeof(optname), optopt, argc, argv);
-            status = ns_cli_usage_error(streams_usage, "option '%s' requires a value", optname);
-            goto out;
         case '?':
         default:
-            ns_cli_option_name(optname, sizeof(optname), optopt, argc, argv);
-            status = ns_cli_usage_error(streams_usage, "unknown option '%s'", optname);
+            status = ns_cli_getopt_error(streams_usage, opt, argc, argv);
             goto out;
         }
     }
-    if (npaths == 0 && po.source.iface == NULL) {
-        status = ns_cli_usage_error(streams_usage, "no input: give -r FILE or -i IFACE");
-        goto out;
-    }
-    if (npaths > 0 && po.source.iface != NULL) {
-        status = ns_cli_usage_error(streams_usage, "-r and -i cannot be used together");
+    status = ns_cli_check_input(streams_usage, npaths, po.source.iface);
+    if (status != NS_EXIT_OK) {
         goto out;
     }
     if (fflags != NULL) {

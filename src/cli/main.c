@@ -228,6 +228,31 @@ void ns_cli_option_name(char *buf, size_t size, int opt, int argc, char **argv)
     }
 }
 
+int ns_cli_getopt_error(const char *usage, int opt, int argc, char **argv)
+{
+    char name[64];
+    ns_cli_option_name(name, sizeof(name), optopt, argc, argv);
+    if (opt == ':') {
+        return ns_cli_usage_error(usage, "option '%s' requires a value", name);
+    }
+    if (optopt != 0 && strncmp(name, "--", 2) == 0) {
+        /* a known long option given "=value" it does not take */
+        return ns_cli_usage_error(usage, "option '%s' takes no value", name);
+    }
+    return ns_cli_usage_error(usage, "unknown option '%s'", name);
+}
+
+int ns_cli_check_input(const char *usage, size_t npaths, const char *iface)
+{
+    if (npaths == 0 && iface == NULL) {
+        return ns_cli_usage_error(usage, "no input: give -r FILE or -i IFACE");
+    }
+    if (npaths > 0 && iface != NULL) {
+        return ns_cli_usage_error(usage, "-r and -i cannot be used together");
+    }
+    return NS_EXIT_OK;
+}
+
 bool ns_cli_parse_count(const char *s, unsigned long long max, unsigned long long *out)
 {
     unsigned long long v = 0;

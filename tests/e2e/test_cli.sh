@@ -37,6 +37,19 @@ for c in flows synth; do
         grep -q "^error: unknown option" "$T/u.err"
     check "$c --no-such-option prints nothing on stdout" test ! -s "$T/u.out"
 done
+# every capture command words getopt's refusals the same way (one helper)
+for c in flows devices hosts streams; do
+    run_ns "$T/u.out" "$T/u.err" "$c" --quiet=1 -r x
+    expect_eq "$c --quiet=1 exits 2" "$RC" 2
+    expect_eq "$c --quiet=1: the option takes no value" "$(head -n 1 "$T/u.err")" \
+        "error: option '--quiet' takes no value"
+    run_ns "$T/u.out" "$T/u.err" "$c" -r
+    expect_eq "$c -r without a value" "$(head -n 1 "$T/u.err")" "error: option '-r' requires a value"
+    run_ns "$T/u.out" "$T/u.err" "$c" -r x -i lo
+    expect_eq "$c -r and -i" "$(head -n 1 "$T/u.err")" "error: -r and -i cannot be used together"
+    run_ns "$T/u.out" "$T/u.err" "$c" -q
+    expect_eq "$c without input" "$(head -n 1 "$T/u.err")" "error: no input: give -r FILE or -i IFACE"
+done
 run_ns "$T/u.out" "$T/u.err" no-such-command
 expect_eq "an unknown command exits 2" "$RC" 2
 
