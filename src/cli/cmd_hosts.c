@@ -29,7 +29,7 @@
 #include "netsift/alloc.h"
 #include "netsift/dashboard.h"
 #include "netsift/geo.h"
-#include "netsift/http.h"
+#include "netsift/httpfp.h"
 #include "netsift/hosts.h"
 #include "netsift/jsonw.h"
 #include "netsift/oui.h"
@@ -37,18 +37,8 @@
 #include "netsift/pipeline.h"
 #include "netsift/scan.h"
 #include "netsift/sink.h"
-#include "netsift/tcp.h"
 
 #define HOSTS_MAX_GEOIP 8
-
-/*
- * HTTP fingerprinting work per connection, as p0f bounds it: the first
- * request and the first response are fingerprinted; then the reassembler is
- * told to stop following that direction (conn->ignore), so bodies and later
- * messages cost nothing. Headers are capped at 16 KiB per message.
- */
-#define HOSTS_HTTP_MAX_HEADER (16u * 1024u)
-#define HOSTS_HTTP_PROBE      8 /* bytes needed to recognise "OPTIONS " / "HTTP/1." */
 
 static const char hosts_usage[] =
     "usage: netsift hosts [-r FILE|DIR]... [-i IFACE] [--format text|json|csv] [--json]\n"
@@ -164,11 +154,8 @@ struct hosts_ctx {
     uint64_t win_start;
     uint64_t win_seq;
     uint64_t p0f_calls;
-    uint64_t http_msgs;     /* HTTP messages fingerprinted */
-    uint64_t http_conns;    /* connections recognised as HTTP */
-    uint64_t http_too_many; /* messages with more than 32 headers: p0f skips them too */
-    uint64_t http_no_memory;
-    char *http_sig; /* NS_P0F_HTTP_SIG_MAX bytes: one raw signature */
+    struct ns_httpfp *httpfp; /* HTTP fingerprints (with p0f signatures), on a worker thread */
+    uint64_t http_no_memory;  /* results the host table could not take */
     struct ns_cli_progress progress;
     int write_rc;
     char buf[16384]; /* one JSON line */
@@ -928,266 +915,16 @@ out:
     return rc;
 }
 
-/* --- HTTP fingerprints over reassembled TCP --------------------------------------- */
+/* --- pipeline callbacks --------------------------------------------------------------- */
 
-enum { HTTP_DIR_PROBE = 0, HTTP_DIR_ON, HTTP_DIR_OFF };
-enum { HTTP_KIND_UNKNOWN = 0, HTTP_KIND_REQUEST, HTTP_KIND_RESPONSE, HTTP_KIND_OTHER };
-
-struct hosts_http_conn;
-
-/*
- * One direction: PROBE (its first bytes are collected until they tell what
- * it is), ON (an HTTP parser until the end of the first message's headers),
- * OFF (done, or not HTTP: the reassembler stops following it).
- */
-struct hosts_http_dir {
-    struct hosts_http_conn *conn;
-    int dir;
-    uint8_t state; /* HTTP_DIR_... */
-    uint8_t kind;  /* HTTP_KIND_...: what the probe said */
-    uint8_t nprobe;
-    uint8_t probe[HOSTS_HTTP_PROBE];
-    struct ns_http_parser *parser;
-};
-
-/* conn->app of a TCP connection while its HTTP is looked at (flow->app is the host table's). */
-struct hosts_http_conn {
-    struct hosts_ctx *c;
-    struct ns_tcp_conn *tc;
-    struct ns_addr addr[2]; /* the sender of each direction (0 = the flow's initiator) */
-    uint64_t ts_ns;         /* capture time of the bytes being fed */
-    struct hosts_http_dir d[2];
-};
-
-/* Stop looking at direction dir; its parser goes once no feed is running. */
-static void hosts_http_stop(struct hosts_http_conn *hc, int dir)
-{
-    hc->d[dir].state = HTTP_DIR_OFF;
-    hc->tc->ignore[dir] = true;
-}
-
-static void hosts_http_drop_parser(struct hosts_http_dir *d)
-{
-    ns_http_parser_free(d->parser);
-    d->parser = NULL;
-}
-
-/* Neither direction is looked at any more. */
-static void hosts_http_stop_all(struct hosts_http_conn *hc)
-{
-    for (int i = 0; i < 2; i++) {
-        hosts_http_stop(hc, i);
-        hosts_http_drop_parser(&hc->d[i]);
-    }
-}
-
-static const char *const hosts_http_methods[] = {
-    "GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE ", NULL,
-};
-
-/*
- * What the first bytes of a direction say: HTTP_KIND_REQUEST (a method and a
- * space), HTTP_KIND_RESPONSE ("HTTP/1."), HTTP_KIND_OTHER, or
- * HTTP_KIND_UNKNOWN (not enough bytes yet).
- */
-static int hosts_http_classify(const uint8_t *b, size_t n)
-{
-    bool maybe = false;
-    for (size_t i = 0; hosts_http_methods[i] != NULL; i++) {
-        size_t l = strlen(hosts_http_methods[i]);
-        size_t k = n < l ? n : l;
-        if (memcmp(b, hosts_http_methods[i], k) == 0) {
-            if (n >= l) {
-                return HTTP_KIND_REQUEST;
-            }
-            maybe = true;
-        }
-    }
-    size_t k = n < 7 ? n : 7;
-    if (memcmp(b, "HTTP/1.", k) == 0) {
-        if (n >= 7) {
-            return HTTP_KIND_RESPONSE;
-        }
-        maybe = true;
-    }
-    return maybe ? HTTP_KIND_UNKNOWN : HTTP_KIND_OTHER;
-}
-
-static void hosts_http_on_headers(void *ud, const struct ns_http_msg *m)
-{
-    struct hosts_http_dir *d = ud;
-    struct hosts_http_conn *hc = d->conn;
-    struct hosts_ctx *c = hc->c;
-    struct ns_p0f_result res;
-
-    if (d->state != HTTP_DIR_ON) {
-        return; /* a later message in the same chunk */
-    }
-    hosts_http_stop(hc, d->dir); /* p0f's rule: the first message of each direction */
-    if (m->nheaders > NS_P0F_HTTP_MAX_HDRS) {
-        c->http_too_many++;
-        return;
-    }
-    c->http_msgs++;
-    if (ns_p0f_http(c->p0f, m, &res) != 0) {
-        return;
-    }
-    (void)ns_p0f_http_sig(c->p0f, m, c->http_sig, NS_P0F_HTTP_SIG_MAX);
-    if (ns_hosts_offer_http(c->hosts, &hc->addr[d->dir], &res, c->http_sig,
-                            m->kind == NS_HTTP_REQUEST, hc->ts_ns) != 0) {
-        c->http_no_memory++;
-    }
-}
-
-/*
- * A parser for the first message of a direction. Only its headers are
- * wanted, so it is not paired with the other side (pairing only helps frame
- * the bodies of later messages).
- */
-static int hosts_http_parser(struct hosts_http_conn *hc, int dir, enum ns_http_kind kind)
-{
-    struct ns_http_opts o;
-    struct ns_http_callbacks cb;
-    ns_http_opts_init(&o);
-    o.max_header_bytes = HOSTS_HTTP_MAX_HEADER;
-    o.decode_content = false;
-    o.max_body_bytes = 1;
-    o.max_pending = 1;
-    memset(&cb, 0, sizeof(cb));
-    cb.on_headers = hosts_http_on_headers;
-    cb.ud = &hc->d[dir];
-    return ns_http_parser_new(&hc->d[dir].parser, kind, &o, &cb);
-}
-
-/* The probe of direction dir is complete enough to decide: start parsing or stop. */
-static void hosts_http_decide(struct hosts_http_conn *hc, int dir, int kind)
-{
-    struct hosts_ctx *c = hc->c;
-    struct hosts_http_dir *d = &hc->d[dir];
-    struct hosts_http_dir *o = &hc->d[1 - dir];
-    d->kind = (uint8_t)kind;
-    if (kind == HTTP_KIND_OTHER || o->kind == kind) {
-        /* not HTTP, or the same kind as the other side: this connection is not for us */
-        hosts_http_stop_all(hc);
-        return;
-    }
-    if (o->kind != HTTP_KIND_REQUEST && o->kind != HTTP_KIND_RESPONSE) {
-        c->http_conns++;
-    }
-    enum ns_http_kind want = kind == HTTP_KIND_REQUEST ? NS_HTTP_REQUEST : NS_HTTP_RESPONSE;
-    if (hosts_http_parser(hc, dir, want) != 0) {
-        c->http_no_memory++;
-        hosts_http_stop_all(hc);
-        return;
-    }
-    d->state = HTTP_DIR_ON;
-}
-
-static void hosts_tcp_data(void *ud, struct ns_tcp_conn *tc, int dir, const uint8_t *data,
-                           size_t len, uint64_t ts_ns)
+/* One fingerprinted HTTP message (the worker's results come back on this thread). */
+static void hosts_on_http(void *ud, const struct ns_httpfp_result *r)
 {
     struct hosts_ctx *c = ud;
-    struct hosts_http_conn *hc = tc->app;
-    if (len == 0) {
-        return;
-    }
-    if (hc == NULL) {
-        hc = ns_calloc(1, sizeof(*hc));
-        if (hc == NULL) {
-            c->http_no_memory++;
-            tc->ignore[0] = true;
-            tc->ignore[1] = true;
-            return;
-        }
-        hc->c = c;
-        hc->tc = tc;
-        ns_flow_endpoints(tc->flow, &hc->addr[0], NULL, &hc->addr[1], NULL);
-        for (int i = 0; i < 2; i++) {
-            hc->d[i].conn = hc;
-            hc->d[i].dir = i;
-        }
-        tc->app = hc;
-    }
-    struct hosts_http_dir *d = &hc->d[dir];
-    hc->ts_ns = ts_ns;
-    if (d->state == HTTP_DIR_PROBE) {
-        size_t take = HOSTS_HTTP_PROBE - d->nprobe;
-        take = take < len ? take : len;
-        memcpy(d->probe + d->nprobe, data, take);
-        d->nprobe = (uint8_t)(d->nprobe + take);
-        int kind = hosts_http_classify(d->probe, d->nprobe);
-        if (kind == HTTP_KIND_UNKNOWN) {
-            return; /* the probe bytes are all there is: fed when decided */
-        }
-        hosts_http_decide(hc, dir, kind);
-        if (d->state == HTTP_DIR_ON) {
-            /* the probe bytes held before this chunk, then the chunk */
-            size_t held = d->nprobe - take;
-            if (held > 0) {
-                ns_http_feed(d->parser, d->probe, held);
-            }
-        }
-    }
-    if (d->state == HTTP_DIR_ON) {
-        ns_http_feed(d->parser, data, len);
-    }
-    if (d->state == HTTP_DIR_OFF) {
-        hosts_http_drop_parser(d);
-        tc->ignore[dir] = true;
+    if (ns_hosts_offer_http(c->hosts, &r->addr, &r->res, r->raw_sig, r->request, r->ts_ns) != 0) {
+        c->http_no_memory++;
     }
 }
-
-static void hosts_tcp_gap(void *ud, struct ns_tcp_conn *tc, int dir, uint64_t len, uint64_t ts_ns)
-{
-    struct hosts_http_conn *hc = tc->app;
-    (void)ud;
-    (void)ts_ns;
-    if (hc == NULL) {
-        return;
-    }
-    struct hosts_http_dir *d = &hc->d[dir];
-    if (d->state == HTTP_DIR_PROBE) {
-        /* the first bytes are lost: no telling what this is */
-        hosts_http_stop(hc, dir);
-    } else if (d->state == HTTP_DIR_ON) {
-        ns_http_gap(d->parser, len);
-    }
-    if (d->state == HTTP_DIR_OFF) {
-        hosts_http_drop_parser(d);
-    }
-}
-
-static void hosts_tcp_close(void *ud, struct ns_tcp_conn *tc, int dir, enum ns_tcp_close why,
-                            uint64_t ts_ns)
-{
-    struct hosts_http_conn *hc = tc->app;
-    (void)ud;
-    (void)why;
-    if (hc == NULL) {
-        return;
-    }
-    struct hosts_http_dir *d = &hc->d[dir];
-    if (d->state == HTTP_DIR_ON) {
-        hc->ts_ns = ts_ns;
-        ns_http_close(d->parser);
-    }
-    /* a direction shorter than the probe: a short request line cannot be HTTP anyway */
-    hosts_http_stop(hc, dir);
-    hosts_http_drop_parser(d);
-}
-
-static void hosts_tcp_conn_end(void *ud, struct ns_tcp_conn *tc)
-{
-    struct hosts_http_conn *hc = tc->app;
-    (void)ud;
-    if (hc != NULL) {
-        hosts_http_stop_all(hc);
-        ns_free(hc);
-        tc->app = NULL;
-    }
-}
-
-/* --- pipeline callbacks --------------------------------------------------------------- */
 
 static void hosts_on_alert(void *ud, const struct ns_scan_alert *a)
 {
@@ -1220,6 +957,9 @@ static void hosts_window_tick(struct hosts_ctx *c, uint64_t ts)
         return;
     }
     hosts_clear_progress(c);
+    if (c->httpfp != NULL) {
+        ns_httpfp_sync(c->httpfp); /* the window's HTTP fingerprints, all in */
+    }
     hosts_report(c, true);
     fflush(c->out);
     if (c->html_path != NULL && c->live && c->html_rc == 0) {
@@ -1253,6 +993,9 @@ static void hosts_on_packet(void *ud, const struct ns_packet *p, struct ns_flow 
             hosts_window_tick(c, p->ts_ns);
         }
     }
+    if (c->httpfp != NULL) {
+        ns_httpfp_packet(c->httpfp, flow, dir, p);
+    }
     ns_hosts_packet(c->hosts, p, flow, dir);
     if (p->proto == NS_IPPROTO_TCP && (p->flags & NS_PKT_F_HAS_L4) != 0 && c->p0f != NULL &&
         (p->tcp_flags & (NS_TCP_SYN | NS_TCP_RST | NS_TCP_FIN)) == NS_TCP_SYN) {
@@ -1272,6 +1015,9 @@ static void hosts_on_packet(void *ud, const struct ns_packet *p, struct ns_flow 
 static void hosts_on_flow_end(void *ud, struct ns_flow *f)
 {
     struct hosts_ctx *c = ud;
+    if (c->httpfp != NULL) {
+        ns_httpfp_flow_end(c->httpfp, f);
+    }
     ns_scan_flow(c->scan, f);
     ns_hosts_flow_end(c->hosts, f);
 }
@@ -1339,7 +1085,7 @@ static int hosts_default_geoip(struct hosts_ctx *c, int verbose)
 int cmd_hosts(int argc, char **argv)
 {
     struct ns_pipeline_opts po;
-    struct ns_tcp_reasm_opts topt;
+    struct ns_httpfp_opts fopt;
     struct ns_scan_opts sopt;
     struct ns_hosts_opts hopt;
     struct ns_error err;
@@ -1364,7 +1110,7 @@ int cmd_hosts(int argc, char **argv)
     char optname[64];
 
     memset(&po, 0, sizeof(po));
-    memset(&topt, 0, sizeof(topt));
+    memset(&fopt, 0, sizeof(fopt));
     memset(&sopt, 0, sizeof(sopt));
     memset(&hopt, 0, sizeof(hopt));
     ctx = ns_calloc(1, sizeof(*ctx));
@@ -1590,18 +1336,15 @@ int cmd_hosts(int argc, char **argv)
     po.ud = ctx;
     if (ctx->p0f != NULL) {
         /* HTTP fingerprints: reassemble TCP, parse the first messages of HTTP connections */
-        ctx->http_sig = ns_malloc(NS_P0F_HTTP_SIG_MAX);
-        if (ctx->http_sig == NULL) {
+        fopt.db = ctx->p0f;
+        fopt.threaded = true;
+        fopt.on_result = hosts_on_http;
+        fopt.ud = ctx;
+        if (ns_httpfp_new(&ctx->httpfp, &fopt) != 0) {
             ns_cli_error("out of memory");
             status = NS_EXIT_FAILURE;
             goto out;
         }
-        topt.on_data = hosts_tcp_data;
-        topt.on_gap = hosts_tcp_gap;
-        topt.on_close = hosts_tcp_close;
-        topt.on_conn_end = hosts_tcp_conn_end;
-        topt.ud = ctx;
-        po.tcp = &topt;
     }
     ctx->progress.enabled = !quiet && isatty(STDERR_FILENO);
     if (!isatty(STDOUT_FILENO)) {
@@ -1617,6 +1360,12 @@ int cmd_hosts(int argc, char **argv)
     rc = ns_cli_run_pipeline(ctx->pl, po.source.iface != NULL && !quiet ? po.source.iface : NULL,
                              &err);
     hosts_clear_progress(ctx);
+    struct ns_httpfp_stats fs;
+    memset(&fs, 0, sizeof(fs));
+    if (ctx->httpfp != NULL) {
+        ns_httpfp_finish(ctx->httpfp); /* its last results, before any report */
+        ns_httpfp_get_stats(ctx->httpfp, &fs);
+    }
     if (rc == NS_EIO) {
         status = NS_EXIT_FAILURE;
     } else if (rc != 0) {
@@ -1656,10 +1405,10 @@ int cmd_hosts(int argc, char **argv)
             ns_jsonw_u64(&w, "hosts_no_memory", hs.no_memory);
             ns_jsonw_u64(&w, "packets", hs.packets);
             ns_jsonw_u64(&w, "p0f_fingerprints", ctx->p0f_calls);
-            ns_jsonw_u64(&w, "http_connections", ctx->http_conns);
-            ns_jsonw_u64(&w, "http_fingerprints", ctx->http_msgs);
-            ns_jsonw_u64(&w, "http_too_many_headers", ctx->http_too_many);
-            ns_jsonw_u64(&w, "http_no_memory", ctx->http_no_memory);
+            ns_jsonw_u64(&w, "http_connections", fs.connections);
+            ns_jsonw_u64(&w, "http_fingerprints", fs.messages);
+            ns_jsonw_u64(&w, "http_too_many_headers", fs.too_many_headers);
+            ns_jsonw_u64(&w, "http_no_memory", fs.no_memory + ctx->http_no_memory);
             ns_jsonw_u64(&w, "scan_attempts", ss.attempts);
             ns_jsonw_u64(&w, "scan_trackers_evicted", ss.trackers_evicted);
             ns_jsonw_u64(&w, "scan_sets_saturated", ss.sets_saturated);
@@ -1678,7 +1427,7 @@ int cmd_hosts(int argc, char **argv)
                     "(http %llu in %llu connections); flows checked for scans %llu, alerts %llu\n",
                     (unsigned long long)hs.created, (unsigned long long)hs.active,
                     (unsigned long long)hs.evicted, (unsigned long long)ctx->p0f_calls,
-                    (unsigned long long)ctx->http_msgs, (unsigned long long)ctx->http_conns,
+                    (unsigned long long)fs.messages, (unsigned long long)fs.connections,
                     (unsigned long long)ss.attempts, (unsigned long long)ss.alerts);
             ns_sink_stats_text(stderr, &st);
         }
@@ -1695,17 +1444,24 @@ int cmd_hosts(int argc, char **argv)
         fprintf(stderr, "netsift: %llu hosts (%llu evicted), %llu alerts from %llu packets\n",
                 (unsigned long long)hs.created, (unsigned long long)hs.evicted,
                 (unsigned long long)ss.alerts, (unsigned long long)st.source.frames);
+        if (fs.threaded) {
+            fprintf(stderr,
+                    "netsift: HTTP fingerprints: %llu TCP segments (%.1f MiB) queued to the "
+                    "worker thread, which was %llu times too busy to take more\n",
+                    (unsigned long long)fs.packets_queued, (double)fs.queue_bytes / 1048576.0,
+                    (unsigned long long)fs.queue_full);
+        }
     }
 
 out:
     if (ctx != NULL) {
+        ns_httpfp_free(ctx->httpfp); /* its worker reads the p0f database */
         ns_pipeline_free(ctx->pl);
         ns_scan_free(ctx->scan);
         ns_hosts_free(ctx->hosts);
         ns_geo_free(ctx->geo);
         ns_oui_free(ctx->oui);
         ns_p0f_free(ctx->p0f);
-        ns_free(ctx->http_sig);
     }
     ns_free(ctx);
     ns_free(bpf);

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -278,6 +279,14 @@ bool ns_cli_parse_seconds(const char *s, uint64_t *ns)
 
 int main(int argc, char **argv)
 {
+    /*
+     * Memory freed by a table or a worker thread is kept for the next
+     * allocation rather than handed back to the kernel and faulted in again
+     * moments later (glibc trims a thread's heap on every large free), and
+     * heaps grow in steps of 8 MiB. Peak RSS still bounds what is kept.
+     */
+    (void)mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    (void)mallopt(M_TOP_PAD, 8 << 20);
     if (argc < 2) {
         usage(stderr);
         return NS_EXIT_USAGE;

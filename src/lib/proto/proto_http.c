@@ -918,7 +918,20 @@ static size_t http_head_byte(struct ns_http_parser *p, uint8_t c)
 }
 
 /*
- * Header bytes after the start line, up to the next LF: appended as one run
+ * Whether the next head bytes can go as a run: after the start line, and in
+ * the start line once the part http_start_byte_ok checks byte by byte (the
+ * method and its SP, or "HTTP/1.") is behind.
+ */
+static bool http_head_runs(const struct ns_http_parser *p)
+{
+    if (p->first_done) {
+        return true;
+    }
+    return p->kind == NS_HTTP_RESPONSE ? p->hlen >= 7 : p->past_method;
+}
+
+/*
+ * Head bytes up to the next LF (see http_head_runs): appended as one run
  * (the byte path above would do the same one byte at a time); the LF itself,
  * and a run that meets the cap, go through http_head_byte.
  */
@@ -967,7 +980,7 @@ static size_t http_step(struct ns_http_parser *p, const uint8_t *d, size_t n)
     case ST_HEAD: {
         size_t i = 0;
         while (i < n && p->state == ST_HEAD) {
-            i += p->first_done ? http_head_run(p, d + i, n - i) : http_head_byte(p, d[i]);
+            i += http_head_runs(p) ? http_head_run(p, d + i, n - i) : http_head_byte(p, d[i]);
         }
         return i;
     }
