@@ -1,8 +1,8 @@
 /*
  * test_analyze_httpfp.c - HTTP fingerprints of TCP connections: the exact
  * results of a small set of connections (split, out of order, not HTTP,
- * bigger than the queue), and the same results in the same order whether
- * the work runs inline or on the worker thread.
+ * bigger than the queue, a bad first message, a gap), and the same results in the same order
+ * whether the work runs inline or on the worker thread.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -95,11 +95,10 @@ static void run(bool threaded, struct got *g, struct ns_httpfp_stats *st)
     struct ns_httpfp *fp = NULL;
     assert_int_equal(ns_httpfp_new(&fp, &o), 0);
 
-    struct ns_flow f[4];
-    flow_init(&f[0], 1, 1, 40001);
-    flow_init(&f[1], 2, 2, 40002);
-    flow_init(&f[2], 3, 3, 40003);
-    flow_init(&f[3], 4, 4, 40004);
+    struct ns_flow f[6];
+    for (int i = 0; i < 6; i++) {
+        flow_init(&f[i], (uint64_t)i + 1, (uint8_t)(i + 1), (uint16_t)(40001 + i));
+    }
     size_t rl = sizeof(req) - 1;
     size_t sl = sizeof(resp) - 1;
 
@@ -128,9 +127,18 @@ static void run(bool threaded, struct got *g, struct ns_httpfp_stats *st)
     bl += 1200;
     memcpy(big + bl, "\r\n\r\n", 4);
     seg(fp, &f[3], 0, NS_TCP_ACK, 1, big, (size_t)bl + 4);
+    /* 5: a bad header line in the first request: no fingerprint of the valid one after it */
+    static const char bad[] = "GET / HTTP/1.1\r\nno colon here\r\n\r\n";
+    seg(fp, &f[4], 0, NS_TCP_ACK, 1, bad, sizeof(bad) - 1);
+    seg(fp, &f[4], 0, NS_TCP_ACK, (uint32_t)sizeof(bad), req, rl);
+    /* 6: bytes of the request lost (a gap), then the rest: nothing, as p0f */
+    seg(fp, &f[5], 0, NS_TCP_SYN, 10, NULL, 0);
+    seg(fp, &f[5], 0, NS_TCP_ACK, 11, req, 10);
+    seg(fp, &f[5], 0, NS_TCP_ACK, 31, req + 20, rl - 20);
+    seg(fp, &f[5], 0, NS_TCP_FIN | NS_TCP_ACK, (uint32_t)(11 + rl), NULL, 0);
 
     ns_httpfp_sync(fp);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         ns_httpfp_flow_end(fp, &f[i]);
         assert_null(f[i].user);
     }
@@ -174,7 +182,7 @@ static void check(const struct got *g, const struct ns_httpfp_stats *st)
     for (size_t i = 0; i < g->n; i++) {
         assert_string_equal(g->line[i], want[i] != NULL ? want[i] : big);
     }
-    assert_int_equal(st->connections, 3);
+    assert_int_equal(st->connections, 5);
     assert_int_equal(st->messages, 4);
     assert_int_equal(st->too_many_headers, 0);
     assert_int_equal(st->no_memory, 0);
@@ -202,7 +210,7 @@ static void test_threaded(void **state)
     check(&g, &st);
     assert_true(st.threaded);
     /* pure ACKs are never queued; the oversized segment ran on the caller's thread */
-    assert_true(st.packets_queued >= 10 && st.packets_queued <= 12);
+    assert_true(st.packets_queued >= 16 && st.packets_queued <= 18);
 }
 
 static void test_bad_opts(void **state)

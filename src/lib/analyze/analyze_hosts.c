@@ -20,12 +20,13 @@
 #include "netsift/alloc.h"
 #include "netsift/ilist.h"
 
-#define HOSTS_NONE    UINT32_MAX
-#define HOSTS_EMPTY   UINT64_MAX /* an index slot (its slab index part is HOSTS_NONE) */
-#define HOSTS_HLL     0xff       /* peer_n once the sketch is a HyperLogLog */
-#define HOSTS_HLL_M   64
-#define HOSTS_HLL_BIT 6             /* log2(HOSTS_HLL_M) */
-#define HOSTS_LRU_NS  1000000000ull /* a host moves to the LRU head at most once a second */
+#define HOSTS_NONE         UINT32_MAX
+#define HOSTS_EMPTY        UINT64_MAX /* an index slot (its slab index part is HOSTS_NONE) */
+#define HOSTS_HLL          0xff       /* peer_n once the sketch is a HyperLogLog */
+#define HOSTS_HLL_M        64
+#define HOSTS_HLL_BIT      6             /* log2(HOSTS_HLL_M) */
+#define HOSTS_LRU_NS       1000000000ull /* a host moves to the LRU head at most once a second */
+#define HOSTS_SLAB_AT_ONCE ((size_t)128 << 20) /* bytes of slab reserved up front, at most */
 
 struct ns_hosts {
     struct ns_host *slab;
@@ -93,6 +94,20 @@ int ns_hosts_new(struct ns_hosts **out, const struct ns_hosts_opts *opts)
         return NS_ENOMEM;
     }
     memset(h->index, 0xff, h->index_cap * sizeof(*h->index));
+    if (h->max_hosts <= HOSTS_SLAB_AT_ONCE / sizeof(struct ns_host)) {
+        /*
+         * The whole slab at once: its pages are only touched (and counted in
+         * RSS) as hosts arrive, and it never moves, so no copy of it is made
+         * and no page of it is touched twice.
+         */
+        h->slab = ns_malloc(h->max_hosts * sizeof(struct ns_host));
+        if (h->slab == NULL) {
+            ns_free(h->index);
+            ns_free(h);
+            return NS_ENOMEM;
+        }
+        h->cap_slab = h->max_hosts;
+    }
     ns_ilist_init(&h->lru);
     h->free_head = HOSTS_NONE;
     h->win_id = 1;

@@ -33,7 +33,7 @@
 
 #define FP_PROBE         8 /* bytes needed to recognise "OPTIONS " / "HTTP/1." */
 #define FP_QUEUE_BYTES   (4u << 20)
-#define FP_DONE          65536 /* slots of the done hints (a power of two) */
+#define FP_DONE          16384 /* slots of the done hints (a power of two): 128 KiB */
 #define FP_FLUSH_RESULTS 128   /* results the worker hands over at once, at most */
 
 enum { FP_DIR_PROBE = 0, FP_DIR_ON, FP_DIR_OFF };
@@ -47,6 +47,7 @@ struct fp_flow {
 
 /* The worker's flows by id: open addressing, linear probing, backward-shift deletion. */
 struct fp_map {
+    uint64_t *id; /* 0: empty */
     struct fp_flow **slot;
     size_t cap; /* a power of two */
     size_t n;
@@ -361,6 +362,17 @@ static int fp_parser(struct fp_conn *hc, int dir, enum ns_http_kind kind)
     return ns_http_parser_new(&hc->d[dir].parser, kind, &o, &cb);
 }
 
+/*
+ * The first message of a direction went wrong: a bad start line or header,
+ * the 16 KiB cap, a header block dropped. The parser would look for a later
+ * message; the fingerprint is of the first one or none (as in p0f).
+ */
+static bool fp_failed(const struct ns_http_parser *p)
+{
+    const struct ns_http_stats *st = ns_http_stats(p);
+    return st->malformed > 0 || st->resyncs > 0 || st->dropped > 0 || st->nomem > 0;
+}
+
 /* The probe of direction dir is complete enough to decide: start parsing or stop. */
 static void fp_decide(struct fp_conn *hc, int dir, int kind)
 {
@@ -434,6 +446,9 @@ static void fp_tcp_data(void *ud, struct ns_tcp_conn *tc, int dir, const uint8_t
     if (d->state == FP_DIR_ON) {
         ns_http_feed(d->parser, data, len);
     }
+    if (d->state == FP_DIR_ON && fp_failed(d->parser)) {
+        fp_stop(hc, dir); /* the first message is not HTTP after all: p0f gives up too */
+    }
     if (d->state == FP_DIR_OFF) {
         fp_drop_parser(d);
         tc->ignore[dir] = true;
@@ -449,12 +464,9 @@ static void fp_tcp_gap(void *ud, struct ns_tcp_conn *tc, int dir, uint64_t len, 
         return;
     }
     struct fp_dir *d = &hc->d[dir];
-    if (d->state == FP_DIR_PROBE) {
-        /* the first bytes are lost: no telling what this is */
-        fp_stop(hc, dir);
-    } else if (d->state == FP_DIR_ON) {
-        ns_http_gap(d->parser, len);
-    }
+    (void)len;
+    /* bytes of the first message are lost: no telling what it was (p0f needs them in sequence) */
+    fp_stop(hc, dir);
     if (d->state == FP_DIR_OFF) {
         fp_drop_parser(d);
     }
@@ -500,30 +512,34 @@ static size_t fp_map_home(const struct fp_map *m, uint64_t id)
 static bool fp_map_grow(struct fp_map *m)
 {
     size_t ncap = m->cap == 0 ? 1024 : m->cap * 2;
-    struct fp_flow **ns = ns_calloc(ncap, sizeof(*ns));
-    if (ns == NULL) {
+    struct fp_map nm = {ns_calloc(ncap, sizeof(uint64_t)), ns_calloc(ncap, sizeof(void *)), ncap,
+                        m->n};
+    if (nm.id == NULL || nm.slot == NULL) {
+        ns_free(nm.id);
+        ns_free(nm.slot);
         return false;
     }
-    struct fp_map nm = {ns, ncap, m->n};
     for (size_t i = 0; i < m->cap; i++) {
-        if (m->slot[i] != NULL) {
-            size_t j = fp_map_home(&nm, m->slot[i]->f.id);
-            while (ns[j] != NULL) {
+        if (m->id[i] != 0) {
+            size_t j = fp_map_home(&nm, m->id[i]);
+            while (nm.id[j] != 0) {
                 j = (j + 1) & (ncap - 1);
             }
-            ns[j] = m->slot[i];
+            nm.id[j] = m->id[i];
+            nm.slot[j] = m->slot[i];
         }
     }
+    ns_free(m->id);
     ns_free(m->slot);
     *m = nm;
     return true;
 }
 
-/* The slot of flow `id`, or of the empty slot where it would go. */
+/* The slot of flow `id` (ids are 1-based), or of the empty slot where it would go. */
 static size_t fp_map_find(const struct fp_map *m, uint64_t id)
 {
     size_t j = fp_map_home(m, id);
-    while (m->slot[j] != NULL && m->slot[j]->f.id != id) {
+    while (m->id[j] != 0 && m->id[j] != id) {
         j = (j + 1) & (m->cap - 1);
     }
     return j;
@@ -539,7 +555,9 @@ static bool fp_map_put(struct fp_map *m, struct fp_flow *sh)
     if ((m->n + 1) * 2 > m->cap && !fp_map_grow(m)) {
         return false;
     }
-    m->slot[fp_map_find(m, sh->f.id)] = sh;
+    size_t j = fp_map_find(m, sh->f.id);
+    m->id[j] = sh->f.id;
+    m->slot[j] = sh;
     m->n++;
     return true;
 }
@@ -547,13 +565,16 @@ static bool fp_map_put(struct fp_map *m, struct fp_flow *sh)
 static void fp_map_del(struct fp_map *m, size_t j)
 {
     size_t mask = m->cap - 1;
+    m->id[j] = 0;
     m->slot[j] = NULL;
     m->n--;
-    for (size_t i = (j + 1) & mask; m->slot[i] != NULL; i = (i + 1) & mask) {
-        size_t home = fp_map_home(m, m->slot[i]->f.id);
+    for (size_t i = (j + 1) & mask; m->id[i] != 0; i = (i + 1) & mask) {
+        size_t home = fp_map_home(m, m->id[i]);
         /* move back an entry whose home is not in (j, i] */
         if (((i - home) & mask) >= ((i - j) & mask)) {
+            m->id[j] = m->id[i];
             m->slot[j] = m->slot[i];
+            m->id[i] = 0;
             m->slot[i] = NULL;
             j = i;
         }
@@ -603,7 +624,7 @@ static void fp_end(struct ns_httpfp *fp, uint64_t id)
     size_t j = fp_map_find(&fp->flows, id);
     struct fp_flow *sh = fp->flows.slot[j];
     if (sh == NULL) {
-        return;
+        return; /* its OPEN found no memory */
     }
     fp_map_del(&fp->flows, j);
     ns_tcp_flow_end(fp->tcp, &sh->f);
@@ -826,6 +847,7 @@ void ns_httpfp_free(struct ns_httpfp *fp)
             ns_free(fp->flows.slot[i]);
         }
     }
+    ns_free(fp->flows.id);
     ns_free(fp->flows.slot);
     ns_tcp_free(fp->tcp);
     ns_free(fp->done);
