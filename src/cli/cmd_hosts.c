@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,8 @@ struct hosts_ctx {
     struct ns_scan *scan;
     struct ns_geo *geo;
     struct ns_oui *oui;
+    struct hosts_oui_job *oui_job; /* the default registry, loading meanwhile (or NULL) */
+    int verbose;
     struct ns_p0f_db *p0f;
     bool live;
     const char *html_path; /* --html FILE, or NULL */
@@ -750,12 +753,52 @@ static void hosts_write_alerts(struct hosts_ctx *c, uint64_t min_end_ns)
 }
 
 /* The whole report (or one window summary). */
+/*
+ * The IEEE registry of the default directory (some 40k lines of CSV) is read
+ * on a thread of its own while the capture is: vendors are only looked up in
+ * reports. An explicit --oui DIR is read before the capture, so that a bad
+ * one stops the command at once.
+ */
+struct hosts_oui_job {
+    pthread_t thread;
+    int rc;
+    struct ns_error err;
+    struct ns_oui *oui;
+};
+
+static void *hosts_oui_main(void *arg)
+{
+    struct hosts_oui_job *j = arg;
+    j->rc = ns_oui_load(&j->oui, NULL, &j->err);
+    return NULL;
+}
+
+/* The default registry is wanted now: wait for it (a missing one only gets a note). */
+static void hosts_oui_wait(struct hosts_ctx *c)
+{
+    struct hosts_oui_job *j = c->oui_job;
+    if (j == NULL) {
+        return;
+    }
+    c->oui_job = NULL;
+    pthread_join(j->thread, NULL);
+    if (j->rc == 0) {
+        c->oui = j->oui;
+    } else if (c->verbose > 0) {
+        hosts_clear_progress(c);
+        fprintf(stderr, "netsift: note: %s (install ieee-data): no MAC vendors\n", j->err.msg);
+    }
+    ns_free(j);
+}
+
 static void hosts_report(struct hosts_ctx *c, bool window)
 {
     const struct ns_host **list = NULL;
     struct ns_country *countries = NULL;
     size_t nh = 0;
     size_t nc = 0;
+
+    hosts_oui_wait(c);
 
     if (ns_hosts_list(c->hosts, window, &list, &nh) != 0 ||
         (c->fmt != NS_FMT_CSV &&
@@ -1300,17 +1343,24 @@ int cmd_hosts(int argc, char **argv)
             ctx->p0f = NULL;
         }
     }
-    rc = ns_oui_load(&ctx->oui, oui_dir, &err);
-    if (rc != 0) {
-        if (oui_dir != NULL) {
+    ctx->verbose = verbose;
+    if (oui_dir != NULL) {
+        rc = ns_oui_load(&ctx->oui, oui_dir, &err);
+        if (rc != 0) {
             ns_cli_error("%s", err.msg);
             status = NS_EXIT_FAILURE;
             goto out;
         }
-        if (verbose > 0) {
-            fprintf(stderr, "netsift: note: %s (install ieee-data): no MAC vendors\n", err.msg);
+    } else {
+        struct hosts_oui_job *j = ns_calloc(1, sizeof(*j));
+        if (j != NULL && pthread_create(&j->thread, NULL, hosts_oui_main, j) == 0) {
+            ctx->oui_job = j;
+        } else {
+            ns_free(j); /* no thread: read it now */
+            if (ns_oui_load(&ctx->oui, NULL, &err) != 0 && verbose > 0) {
+                fprintf(stderr, "netsift: note: %s (install ieee-data): no MAC vendors\n", err.msg);
+            }
         }
-        ctx->oui = NULL;
     }
 
     hopt.geo = ctx->geo;
@@ -1455,6 +1505,7 @@ int cmd_hosts(int argc, char **argv)
 
 out:
     if (ctx != NULL) {
+        hosts_oui_wait(ctx);
         ns_httpfp_free(ctx->httpfp); /* its worker reads the p0f database */
         ns_pipeline_free(ctx->pl);
         ns_scan_free(ctx->scan);
