@@ -12,11 +12,14 @@
  * and sides for the reassembler), made from an OPEN record when the caller
  * sees the flow's first packet worth queueing and found by flow id (ids are
  * never reused); the END record frees it. Nothing is allocated per flow on
- * the caller's side: flow->user only says OPEN was sent.
+ * the caller's side: flow->user, as a number, says OPEN was sent and where
+ * each direction's stream starts (see fp_window).
  *
- * Once neither direction of a connection is followed (both fingerprinted,
- * or not HTTP), the worker writes the flow's id into done[id % FP_DONE]:
- * the caller stops queueing the packets of a flow whose id it finds there.
+ * Once a direction is not followed any more (fingerprinted, or not HTTP),
+ * the worker writes the flow's id and the directions it is done with into
+ * done[id % FP_DONE] (id << 2 | bit 1 << dir): the caller stops queueing the
+ * packets of those directions (FIN and RST included: a direction nobody
+ * follows has nothing to close).
  * A slot shared by two flows only makes the caller miss the hint and queue
  * packets the reassembler then skips, so results never depend on when, or
  * whether, the hint was seen.
@@ -53,8 +56,58 @@ struct fp_map {
     size_t n;
 };
 
-/* flow->user of a flow whose OPEN record was sent (any non-NULL address would do). */
+/* flow->user of a flow whose OPEN record was sent, where pointers cannot hold fp_window's bits. */
 static const char fp_opened;
+
+/*
+ * flow->user on the caller's side where pointers have 64 bits:
+ *
+ *   bit 0       OPEN was sent
+ *   bit 1 + d   the stream of direction d starts at a known sequence number
+ *   bits 3..32  direction 0's start >> 2      bits 33..62  direction 1's
+ *
+ * The start is what the reassembler takes (it sees the same segments in the
+ * same order): the sequence number after the first SYN, else that of the
+ * first segment with payload. Only the first message of a direction is
+ * parsed, and it starts the stream; its header block ends within
+ * NS_HTTPFP_MAX_HEADER bytes or the direction is given up; so a segment
+ * that starts FP_WINDOW bytes or more into the stream is never queued
+ * (the start is kept to 4 bytes: the window has room for that).
+ */
+#define FP_U_OPEN     1ull
+#define FP_U_KNOWN(d) (2ull << (d))
+#define FP_U_SHIFT(d) ((d) == 0 ? 3 : 33)
+#define FP_U_START    0x3fffffffull
+#define FP_WINDOW     (NS_HTTPFP_MAX_HEADER + 64u)
+
+static bool fp_user_is_number(void)
+{
+    return sizeof(uintptr_t) >= sizeof(uint64_t);
+}
+
+/* Whether the segment is worth queueing by its place in the stream; records a stream's start. */
+static bool fp_window(struct ns_flow *flow, int dir, const struct ns_packet *p, bool has_span)
+{
+    if (!fp_user_is_number()) {
+        if (flow->user == NULL) {
+            flow->user = (void *)(uintptr_t)&fp_opened;
+        }
+        return true;
+    }
+    uint64_t u = (uint64_t)(uintptr_t)flow->user | FP_U_OPEN;
+    if (u & FP_U_KNOWN(dir)) {
+        uint32_t start = (uint32_t)((u >> FP_U_SHIFT(dir)) & FP_U_START) << 2;
+        int32_t off = (int32_t)(p->seq - start);
+        if (off >= (int32_t)FP_WINDOW) {
+            return false; /* beyond anything the first message can use */
+        }
+    } else if ((p->tcp_flags & NS_TCP_SYN) || has_span) {
+        uint32_t start = p->seq + ((p->tcp_flags & NS_TCP_SYN) ? 1u : 0u);
+        u |= FP_U_KNOWN(dir) | (uint64_t)(start >> 2) << FP_U_SHIFT(dir);
+    }
+    flow->user = (void *)(uintptr_t)u;
+    return true;
+}
 
 /*
  * One queued record: a flow's first (OPEN: the key follows), a segment
@@ -124,7 +177,7 @@ struct ns_httpfp {
     char *sig;              /* NS_P0F_HTTP_SIG_MAX bytes: the raw signature being made */
     struct ns_packet pk;    /* the worker's view of a queued segment */
     struct fp_map flows;    /* the worker's */
-    _Atomic uint64_t *done; /* FP_DONE hints: ids of flows the worker is done with */
+    _Atomic uint64_t *done; /* FP_DONE hints: flows and directions the worker is done with */
 
     /* counters the worker (or the inline path) keeps */
     uint64_t connections;
@@ -263,9 +316,12 @@ static void fp_stop(struct fp_conn *hc, int dir)
 {
     hc->d[dir].state = FP_DIR_OFF;
     hc->tc->ignore[dir] = true;
+    uint64_t off = 1u << dir;
     if (hc->d[1 - dir].state == FP_DIR_OFF) {
-        atomic_store_explicit(&hc->fp->done[hc->id & (FP_DONE - 1)], hc->id, memory_order_relaxed);
+        off |= 1u << (1 - dir);
     }
+    atomic_store_explicit(&hc->fp->done[hc->id & (FP_DONE - 1)], hc->id << 2 | off,
+                          memory_order_relaxed);
 }
 
 static void fp_drop_parser(struct fp_dir *d)
@@ -745,22 +801,30 @@ void ns_httpfp_packet(struct ns_httpfp *fp, struct ns_flow *flow, int dir,
     }
     uint32_t len = p->payload != NULL ? p->payload_len : 0;
     bool snapped = (p->flags & NS_PKT_F_SNAPPED) != 0;
-    if (len == 0 && !(snapped && p->payload_wire_len > 0) &&
-        !(p->tcp_flags & (NS_TCP_SYN | NS_TCP_FIN | NS_TCP_RST))) {
-        return; /* a pure ACK: the reassembler has nothing to do with it */
+    if (len == 0 && !(snapped && p->payload_wire_len > 0) && !(p->tcp_flags & NS_TCP_SYN)) {
+        /*
+         * No bytes and no SYN: nothing to reassemble. A FIN or RST only ends
+         * its direction, which never makes a fingerprint (headers end at a
+         * blank line, not at a close); the flow's end closes what is left.
+         */
+        return;
     }
     uint64_t id = flow->id;
-    if (atomic_load_explicit(&fp->done[id & (FP_DONE - 1)], memory_order_relaxed) == id) {
-        return; /* nothing more to learn from this connection */
+    uint64_t hint = atomic_load_explicit(&fp->done[id & (FP_DONE - 1)], memory_order_relaxed);
+    if (hint >> 2 == id && (hint & (1u << dir)) != 0) {
+        return; /* nothing more to learn from this direction */
+    }
+    bool opened = flow->user != NULL;
+    if (!fp_window(flow, dir, p, len > 0 || (snapped && p->payload_wire_len > 0))) {
+        return;
     }
     struct fp_rec r;
     memset(&r, 0, sizeof(r));
     r.id = id;
-    if (flow->user == NULL) {
+    if (!opened) {
         r.kind = FP_REC_OPEN;
         r.src_is_lo = flow->src_is_lo;
         fp_put(fp, &r, &flow->key, sizeof(flow->key));
-        flow->user = (void *)(uintptr_t)&fp_opened;
     }
     r.ts_ns = p->ts_ns;
     r.seq = p->seq;
