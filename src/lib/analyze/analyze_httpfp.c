@@ -214,29 +214,44 @@ static void fp_deliver(struct ns_httpfp *fp, const struct fp_res *r, const char 
     fp->o.on_result(fp->o.ud, &out);
 }
 
-static bool fp_batch_grow(void **p, size_t *cap, size_t need, size_t size)
+/* A capacity of at least `need`: `cap` doubled (from 64) as often as it takes. */
+static size_t fp_cap(size_t cap, size_t need)
 {
-    if (need <= *cap) {
-        return true;
-    }
-    size_t n = *cap == 0 ? 64 : *cap;
+    size_t n = cap == 0 ? 64 : cap;
     while (n < need) {
         n *= 2;
     }
-    void *np = ns_reallocarray(*p, n, size);
-    if (np == NULL) {
-        return false;
+    return n;
+}
+
+/* Room for n results and `text` bytes of signatures; false when out of memory (b unchanged). */
+static bool fp_batch_reserve(struct fp_batch *b, size_t n, size_t text)
+{
+    if (n > b->cap) {
+        size_t c = fp_cap(b->cap, n);
+        struct fp_res *v = ns_reallocarray(b->v, c, sizeof(*v));
+        if (v == NULL) {
+            return false;
+        }
+        b->v = v;
+        b->cap = c;
     }
-    *p = np;
-    *cap = n;
+    if (text > b->text_cap) {
+        size_t c = fp_cap(b->text_cap, text);
+        char *t = ns_reallocarray(b->text, c, 1);
+        if (t == NULL) {
+            return false;
+        }
+        b->text = t;
+        b->text_cap = c;
+    }
     return true;
 }
 
 /* Append the results of `from` to `to`; false when out of memory (to is unchanged). */
 static bool fp_batch_append(struct fp_batch *to, const struct fp_batch *from)
 {
-    if (!fp_batch_grow((void **)&to->v, &to->cap, to->n + from->n, sizeof(*to->v)) ||
-        !fp_batch_grow((void **)&to->text, &to->text_cap, to->len + from->len, 1)) {
+    if (!fp_batch_reserve(to, to->n + from->n, to->len + from->len)) {
         return false;
     }
     for (size_t i = 0; i < from->n; i++) {
@@ -278,8 +293,7 @@ static void fp_result(struct ns_httpfp *fp, const struct fp_res *r)
     }
     size_t sl = strlen(fp->sig) + 1;
     struct fp_batch *b = &fp->work;
-    if (!fp_batch_grow((void **)&b->v, &b->cap, b->n + 1, sizeof(*b->v)) ||
-        !fp_batch_grow((void **)&b->text, &b->text_cap, b->len + sl, 1)) {
+    if (!fp_batch_reserve(b, b->n + 1, b->len + sl)) {
         fp->no_memory++;
         return;
     }
