@@ -761,6 +761,7 @@ static void hosts_write_alerts(struct hosts_ctx *c, uint64_t min_end_ns)
  */
 struct hosts_oui_job {
     pthread_t thread;
+    bool threaded; /* else it was read at once (no thread could start) */
     int rc;
     struct ns_error err;
     struct ns_oui *oui;
@@ -781,7 +782,9 @@ static void hosts_oui_wait(struct hosts_ctx *c)
         return;
     }
     c->oui_job = NULL;
-    pthread_join(j->thread, NULL);
+    if (j->threaded) {
+        pthread_join(j->thread, NULL);
+    }
     if (j->rc == 0) {
         c->oui = j->oui;
     } else if (c->verbose > 0) {
@@ -1353,14 +1356,16 @@ int cmd_hosts(int argc, char **argv)
         }
     } else {
         struct hosts_oui_job *j = ns_calloc(1, sizeof(*j));
-        if (j != NULL && pthread_create(&j->thread, NULL, hosts_oui_main, j) == 0) {
-            ctx->oui_job = j;
-        } else {
-            ns_free(j); /* no thread: read it now */
-            if (ns_oui_load(&ctx->oui, NULL, &err) != 0 && verbose > 0) {
-                fprintf(stderr, "netsift: note: %s (install ieee-data): no MAC vendors\n", err.msg);
-            }
+        if (j == NULL) {
+            ns_cli_error("out of memory");
+            status = NS_EXIT_FAILURE;
+            goto out;
         }
+        j->threaded = pthread_create(&j->thread, NULL, hosts_oui_main, j) == 0;
+        if (!j->threaded) {
+            (void)hosts_oui_main(j); /* no thread: read it now */
+        }
+        ctx->oui_job = j;
     }
 
     hopt.geo = ctx->geo;

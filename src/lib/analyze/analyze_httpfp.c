@@ -8,7 +8,7 @@
  *   rest -> [SEG][SEG][END]... (spsc) ---> p0f match -> results (mutex)
  *   on_result <-- ready results <-------------------------------'
  *
- * The worker keeps its own copy of each TCP flow (struct fp_flow: the key
+ * The worker keeps its own copy of each TCP flow (a struct ns_flow with the key
  * and sides for the reassembler), made from an OPEN record when the caller
  * sees the flow's first packet worth queueing and found by flow id (ids are
  * never reused); the END record frees it. Nothing is allocated per flow on
@@ -43,15 +43,10 @@ enum { FP_DIR_PROBE = 0, FP_DIR_ON, FP_DIR_OFF };
 enum { FP_KIND_UNKNOWN = 0, FP_KIND_REQUEST, FP_KIND_RESPONSE, FP_KIND_OTHER };
 enum { FP_REC_OPEN = 1, FP_REC_SEG, FP_REC_END };
 
-/* A TCP flow as the worker sees it: key, sides and id copied; f.user is the reassembler's. */
-struct fp_flow {
-    struct ns_flow f;
-};
-
 /* The worker's flows by id: open addressing, linear probing, backward-shift deletion. */
 struct fp_map {
     uint64_t *id; /* 0: empty */
-    struct fp_flow **slot;
+    struct ns_flow **slot;
     size_t cap; /* a power of two */
     size_t n;
 };
@@ -615,18 +610,18 @@ static size_t fp_map_find(const struct fp_map *m, uint64_t id)
     return j;
 }
 
-static struct fp_flow *fp_map_get(const struct fp_map *m, uint64_t id)
+static struct ns_flow *fp_map_get(const struct fp_map *m, uint64_t id)
 {
     return m->cap == 0 ? NULL : m->slot[fp_map_find(m, id)];
 }
 
-static bool fp_map_put(struct fp_map *m, struct fp_flow *sh)
+static bool fp_map_put(struct fp_map *m, struct ns_flow *sh)
 {
     if ((m->n + 1) * 2 > m->cap && !fp_map_grow(m)) {
         return false;
     }
-    size_t j = fp_map_find(m, sh->f.id);
-    m->id[j] = sh->f.id;
+    size_t j = fp_map_find(m, sh->id);
+    m->id[j] = sh->id;
     m->slot[j] = sh;
     m->n++;
     return true;
@@ -655,14 +650,14 @@ static void fp_map_del(struct fp_map *m, size_t j)
 
 static void fp_open(struct ns_httpfp *fp, const struct fp_rec *r, const struct ns_flow_key *key)
 {
-    struct fp_flow *sh = ns_calloc(1, sizeof(*sh));
+    struct ns_flow *sh = ns_calloc(1, sizeof(*sh));
     if (sh == NULL) {
         fp->no_memory++;
         return; /* its segments find no flow and are dropped */
     }
-    sh->f.key = *key;
-    sh->f.src_is_lo = r->src_is_lo;
-    sh->f.id = r->id;
+    sh->key = *key;
+    sh->src_is_lo = r->src_is_lo;
+    sh->id = r->id;
     if (!fp_map_put(&fp->flows, sh)) {
         fp->no_memory++;
         ns_free(sh);
@@ -671,7 +666,7 @@ static void fp_open(struct ns_httpfp *fp, const struct fp_rec *r, const struct n
 
 static void fp_segment(struct ns_httpfp *fp, const struct fp_rec *r, const uint8_t *payload)
 {
-    struct fp_flow *sh = fp_map_get(&fp->flows, r->id);
+    struct ns_flow *sh = fp_map_get(&fp->flows, r->id);
     if (sh == NULL) {
         return; /* its OPEN found no memory */
     }
@@ -683,7 +678,7 @@ static void fp_segment(struct ns_httpfp *fp, const struct fp_rec *r, const uint8
     pk->payload = r->payload_len > 0 ? payload : NULL;
     pk->payload_len = r->payload_len;
     pk->payload_wire_len = r->wire_len;
-    (void)ns_tcp_segment(fp->tcp, &sh->f, r->dir, pk); /* failures are counted there */
+    (void)ns_tcp_segment(fp->tcp, sh, r->dir, pk); /* failures are counted there */
 }
 
 static void fp_end(struct ns_httpfp *fp, uint64_t id)
@@ -692,12 +687,12 @@ static void fp_end(struct ns_httpfp *fp, uint64_t id)
         return;
     }
     size_t j = fp_map_find(&fp->flows, id);
-    struct fp_flow *sh = fp->flows.slot[j];
+    struct ns_flow *sh = fp->flows.slot[j];
     if (sh == NULL) {
         return; /* its OPEN found no memory */
     }
     fp_map_del(&fp->flows, j);
-    ns_tcp_flow_end(fp->tcp, &sh->f);
+    ns_tcp_flow_end(fp->tcp, sh);
     ns_free(sh);
 }
 
@@ -921,7 +916,7 @@ void ns_httpfp_free(struct ns_httpfp *fp)
     ns_httpfp_finish(fp);
     for (size_t i = 0; i < fp->flows.cap; i++) {
         if (fp->flows.slot[i] != NULL) { /* a flow never ended (a run cut short) */
-            ns_tcp_flow_end(fp->tcp, &fp->flows.slot[i]->f);
+            ns_tcp_flow_end(fp->tcp, fp->flows.slot[i]);
             ns_free(fp->flows.slot[i]);
         }
     }
