@@ -826,6 +826,29 @@ static void ws_free(struct ws_dir exp[WS_STREAMS][2])
     }
 }
 
+/* Every stream file holds exactly its bytes (and, with `mtime`, its last packet's time). */
+static void ws_check_files(const struct rig *r, struct ws_dir exp[WS_STREAMS][2], uint8_t *buf,
+                           size_t size, bool mtime)
+{
+    for (int i = 0; i < WS_STREAMS; i++) {
+        for (int dir = 0; dir < 2; dir++) {
+            char name[128];
+            char p[1024];
+            struct stat st;
+            ws_name(name, sizeof(name), i, dir);
+            assert_int_equal(slurp(r->dir, name, (char *)buf, size), (long)exp[i][dir].len);
+            assert_memory_equal(buf, exp[i][dir].bytes, exp[i][dir].len);
+            if (mtime) {
+                snprintf(p, sizeof(p), "%s/%s", r->dir, name);
+                assert_int_equal(stat(p, &st), 0);
+                assert_int_equal((uint64_t)st.st_mtim.tv_sec * 1000000000ULL +
+                                     (uint64_t)st.st_mtim.tv_nsec,
+                                 exp[i][dir].last_ns);
+            }
+        }
+    }
+}
+
 static void test_writer_interleaved_tiny_queue(void **state)
 {
     (void)state;
@@ -842,21 +865,7 @@ static void test_writer_interleaved_tiny_queue(void **state)
     ws_feed(&r, exp, order);
     json_t *recs = rig_finish(&r);
     ws_check_records(recs, exp, order, true);
-    for (int i = 0; i < WS_STREAMS; i++) {
-        for (int dir = 0; dir < 2; dir++) {
-            char name[128];
-            char p[1024];
-            struct stat st;
-            ws_name(name, sizeof(name), i, dir);
-            assert_int_equal(slurp(r.dir, name, (char *)buf, sizeof(buf)), (long)exp[i][dir].len);
-            assert_memory_equal(buf, exp[i][dir].bytes, exp[i][dir].len);
-            snprintf(p, sizeof(p), "%s/%s", r.dir, name);
-            assert_int_equal(stat(p, &st), 0);
-            assert_int_equal((uint64_t)st.st_mtim.tv_sec * 1000000000ULL +
-                                 (uint64_t)st.st_mtim.tv_nsec,
-                             exp[i][dir].last_ns);
-        }
-    }
+    ws_check_files(&r, exp, buf, sizeof(buf), true);
     /* report.xml lists the files in the same order */
     static char xml[1 << 20];
     assert_true(slurp(r.dir, "report.xml", xml, sizeof(xml)) > 0);
@@ -962,14 +971,7 @@ static void test_writer_emfile(void **state)
     }
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
     ws_check_records(recs, exp, order, true);
-    for (int i = 0; i < WS_STREAMS; i++) {
-        for (int dir = 0; dir < 2; dir++) {
-            char name[128];
-            ws_name(name, sizeof(name), i, dir);
-            assert_int_equal(slurp(r.dir, name, (char *)buf, sizeof(buf)), (long)exp[i][dir].len);
-            assert_memory_equal(buf, exp[i][dir].bytes, exp[i][dir].len);
-        }
-    }
+    ws_check_files(&r, exp, buf, sizeof(buf), false);
     struct ns_streams_stats st;
     ns_streams_get_stats(r.s, &st);
     assert_true(st.emfile_retries > 0);

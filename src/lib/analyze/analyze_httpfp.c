@@ -43,7 +43,11 @@ enum { FP_DIR_PROBE = 0, FP_DIR_ON, FP_DIR_OFF };
 enum { FP_KIND_UNKNOWN = 0, FP_KIND_REQUEST, FP_KIND_RESPONSE, FP_KIND_OTHER };
 enum { FP_REC_OPEN = 1, FP_REC_SEG, FP_REC_END };
 
-/* The worker's flows by id: open addressing, linear probing, backward-shift deletion. */
+/*
+ * The worker's flows by id: open addressing, linear probing, backward-shift
+ * deletion. It holds the flows whose OPEN was queued and END not yet: no
+ * more than the caller's flow table does, whose cap is the bound here.
+ */
 struct fp_map {
     uint64_t *id; /* 0: empty */
     struct ns_flow **slot;
@@ -515,8 +519,7 @@ static void fp_tcp_data(void *ud, struct ns_tcp_conn *tc, int dir, const uint8_t
         fp_stop(hc, dir); /* the first message is not HTTP after all: p0f gives up too */
     }
     if (d->state == FP_DIR_OFF) {
-        fp_drop_parser(d);
-        tc->ignore[dir] = true;
+        fp_drop_parser(d); /* fp_stop told the reassembler */
     }
 }
 
@@ -524,16 +527,13 @@ static void fp_tcp_gap(void *ud, struct ns_tcp_conn *tc, int dir, uint64_t len, 
 {
     struct fp_conn *hc = tc->app;
     (void)ud;
-    (void)ts_ns;
-    if (hc == NULL) {
-        return;
-    }
-    struct fp_dir *d = &hc->d[dir];
     (void)len;
-    /* bytes of the first message are lost: no telling what it was (p0f needs them in sequence) */
-    fp_stop(hc, dir);
-    if (d->state == FP_DIR_OFF) {
-        fp_drop_parser(d);
+    (void)ts_ns;
+    if (hc != NULL) {
+        /* bytes of the first message are lost: no telling what it was (p0f needs them in sequence)
+         */
+        fp_stop(hc, dir);
+        fp_drop_parser(&hc->d[dir]);
     }
 }
 
