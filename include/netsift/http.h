@@ -47,6 +47,9 @@
  * exists only from the headers of a gzip / deflate message to its end. So a
  * parser at rest (between messages, or in a body that is not decoded) holds
  * its struct + max_pending bytes: about 0.5 KiB with the default options.
+ * With keep_buffers the header buffer and array are kept instead, for a
+ * parser that is reset and used again many times (ns_http_parser_reset):
+ * then it holds up to max_header_bytes + max_headers entries at rest.
  * ns_http_parser_mem() tells the exact figure. If an allocation fails
  * (NS_ENOMEM) the header block is dropped (stats dropped and nomem; the
  * parser skips to the next start line) or the body stops being decoded
@@ -134,6 +137,7 @@ struct ns_http_opts {
     uint64_t max_body_bytes; /* decoded bytes per message; 0 means 256 MiB */
     size_t max_pending;      /* request methods queued for the response side; 0 means 64 */
     bool decode_content;     /* undo gzip/deflate (default true via ns_http_opts_init) */
+    bool keep_buffers;       /* keep the header buffer and array between blocks (see Memory) */
 };
 
 void ns_http_opts_init(struct ns_http_opts *o);
@@ -162,6 +166,17 @@ struct ns_http_parser;
 int ns_http_parser_new(struct ns_http_parser **out, enum ns_http_kind kind,
                        const struct ns_http_opts *opts, const struct ns_http_callbacks *cb);
 void ns_http_parser_free(struct ns_http_parser *p);
+
+/*
+ * Make p what ns_http_parser_new(kind, its options, cb) would give, for a
+ * new stream: state, counters and pairing are cleared, the options kept,
+ * and with keep_buffers the header buffer and array too (so a parser used
+ * for stream after stream stops allocating). cb is copied. Returns 0, or
+ * NS_ENOMEM when a response parser's method queue cannot be made (p is then
+ * a request parser's state and must be reset again or freed).
+ */
+int ns_http_parser_reset(struct ns_http_parser *p, enum ns_http_kind kind,
+                         const struct ns_http_callbacks *cb);
 
 /*
  * Bytes the parser holds now: its struct, header buffer and array, method

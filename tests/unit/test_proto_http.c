@@ -1280,6 +1280,73 @@ static void test_parser_mem(void **state)
     ns_http_parser_free(p);
 }
 
+/* Feed the whole of s to p (must return 0). */
+static void reset_feed(struct ns_http_parser *p, const char *s)
+{
+    assert_int_equal(ns_http_feed(p, (const uint8_t *)s, strlen(s)), 0);
+}
+
+/*
+ * ns_http_parser_reset: the parser behaves as a new one of the given kind
+ * (callbacks, counters, pairing, a half-read block forgotten), and with
+ * keep_buffers holds on to its header buffer and array instead of
+ * allocating them again.
+ */
+static void test_parser_reset(void **state)
+{
+    (void)state;
+    static const char req[] = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    const size_t hsz = sizeof(struct ns_http_header);
+    for (int keep = 0; keep < 2; keep++) {
+        static struct hlog la, lb, lfresh;
+        memset(&la, 0, sizeof(la));
+        memset(&lb, 0, sizeof(lb));
+        memset(&lfresh, 0, sizeof(lfresh));
+        struct ns_http_callbacks ca = {log_headers, log_body, log_end, &la};
+        struct ns_http_callbacks cb = {log_headers, log_body, log_end, &lb};
+        struct ns_http_callbacks cf = {log_headers, log_body, log_end, &lfresh};
+        struct ns_http_opts o;
+        ns_http_opts_init(&o);
+        o.keep_buffers = keep == 1;
+        struct ns_http_parser *p, *peer, *fresh;
+        assert_int_equal(ns_http_parser_new(&p, NS_HTTP_REQUEST, &o, &ca), 0);
+        assert_int_equal(ns_http_parser_new(&peer, NS_HTTP_RESPONSE, &o, NULL), 0);
+        assert_int_equal(ns_http_parser_new(&fresh, NS_HTTP_RESPONSE, &o, &cf), 0);
+        size_t q0 = ns_http_parser_mem(p);
+        ns_http_pair(p, peer);
+
+        reset_feed(p, req);
+        assert_string_equal(la.s, "H GET /a 1.1 #1 te=0 cl=0:0 ce=- hb=28 [Host=h;]\n"
+                                  "E f=0 raw=0 body=0\n");
+        /* at rest: a new parser's bytes, or those and the first buffer and array kept */
+        assert_int_equal(ns_http_parser_mem(p), keep ? q0 + 512 + 8 * hsz : q0);
+
+        /* half a header block, then a new stream the other way: the half is forgotten */
+        reset_feed(p, "GET /b HTTP/1.1\r\nHo");
+        size_t la_len = la.len;
+        assert_int_equal(ns_http_parser_reset(p, NS_HTTP_RESPONSE, &cb), 0);
+        ns_http_parser_free(peer); /* the pairing went with the reset */
+        reset_feed(p, resp);
+        reset_feed(fresh, resp);
+        assert_string_equal(lb.s, lfresh.s);
+        assert_int_equal(la.len, la_len); /* the old callbacks heard nothing more */
+        const struct ns_http_stats *st = ns_http_stats(p);
+        assert_int_equal(st->messages, 1);
+        assert_int_equal(st->dropped, 0);
+        assert_int_equal(st->malformed, 0);
+        /* what a new response parser holds after the same message: method queue, kept buffers */
+        assert_int_equal(ns_http_parser_mem(p), ns_http_parser_mem(fresh));
+
+        /* and back to a request parser, with no callbacks */
+        assert_int_equal(ns_http_parser_reset(p, NS_HTTP_REQUEST, NULL), 0);
+        reset_feed(p, req);
+        assert_int_equal(ns_http_stats(p)->messages, 1);
+        ns_http_parser_free(p);
+        ns_http_parser_free(fresh);
+    }
+}
+
 /* The header buffer cannot grow: the block is dropped and counted, the next message is parsed. */
 static void test_header_growth_nomem(void **state)
 {
@@ -1485,6 +1552,7 @@ int main(void)
         cmocka_unit_test(test_connect_refused_and_queue),
         cmocka_unit_test(test_opts_and_alloc),
         cmocka_unit_test(test_parser_mem),
+        cmocka_unit_test(test_parser_reset),
         cmocka_unit_test(test_header_growth_nomem),
         cmocka_unit_test(test_capture_gzip_chunked),
     };

@@ -1,9 +1,10 @@
 /*
- * test_util.c - the bounds-checked reader (rd.h), error codes (err.h) and the
- * failable allocator (alloc.h).
+ * test_util.c - the bounds-checked reader (rd.h), error codes (err.h), the
+ * failable allocator and its big blocks (alloc.h), and block pools (pool.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "netsift/alloc.h"
 #include "netsift/err.h"
 #include "netsift/ilist.h"
+#include "netsift/pool.h"
 #include "netsift/rd.h"
 
 static void test_rd_reads_in_order(void **state)
@@ -191,6 +193,113 @@ static void test_alloc_failure_injection(void **state)
     ns_free(NULL);
 }
 
+/* Every byte of b[0, n) is v. */
+static bool bytes_are(const uint8_t *b, size_t n, uint8_t v)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (b[i] != v) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void test_big_alloc(void **state)
+{
+    (void)state;
+    /* one size under NS_BIG_MIN (a heap block), others over it (a mapping) */
+    const size_t sizes[] = {1000, NS_BIG_MIN, NS_BIG_MIN * 3 + 5};
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        size_t n = sizes[k];
+        uint8_t *b = ns_big_alloc(n);
+        assert_non_null(b);
+        assert_true(bytes_are(b, n, 0));
+        memset(b, 0xab, n);
+        /* grow: the old bytes kept, the new ones zero */
+        uint8_t *g = ns_big_realloc(b, n, 2 * n + 7);
+        assert_non_null(g);
+        assert_true(bytes_are(g, n, 0xab));
+        assert_true(bytes_are(g + n, n + 7, 0));
+        /* shrink, then grow back within the same block: what was cut is zero again */
+        g = ns_big_realloc(g, 2 * n + 7, n / 2);
+        assert_non_null(g);
+        assert_true(bytes_are(g, n / 2, 0xab));
+        g = ns_big_realloc(g, n / 2, n);
+        assert_non_null(g);
+        assert_true(bytes_are(g, n / 2, 0xab));
+        assert_true(bytes_are(g + n / 2, n - n / 2, 0));
+        ns_big_free(g, n);
+    }
+    /* failures leave the block alone */
+    uint8_t *b = ns_big_alloc(NS_BIG_MIN);
+    assert_non_null(b);
+    b[0] = 7;
+    ns_alloc_fail_at(1);
+    assert_null(ns_big_realloc(b, NS_BIG_MIN, 4 * NS_BIG_MIN));
+    assert_int_equal(b[0], 7);
+    ns_alloc_fail_at(1);
+    assert_null(ns_big_alloc(4 * NS_BIG_MIN));
+    ns_alloc_fail_at(0);
+    assert_null(ns_big_alloc(SIZE_MAX - 10));
+    ns_big_free(b, NS_BIG_MIN);
+    ns_big_free(NULL, NS_BIG_MIN);
+}
+
+static void test_pool_reuse(void **state)
+{
+    (void)state;
+    struct ns_pool p;
+    ns_pool_init(&p, 40);
+    assert_int_equal(p.size, 48); /* rounded up to 16 */
+    enum { N = 5000 };            /* several chunks: 64 KiB, 128 KiB, ... */
+    static uint8_t *b[N];
+    for (size_t i = 0; i < N; i++) {
+        b[i] = ns_pool_get(&p);
+        assert_non_null(b[i]);
+        assert_int_equal((uintptr_t)b[i] % 16, 0);
+        assert_true(bytes_are(b[i], 40, 0));
+        memset(b[i], (int)(i & 0xff), 48);
+    }
+    /* blocks do not overlap: each still holds its own pattern */
+    for (size_t i = 0; i < N; i++) {
+        assert_true(bytes_are(b[i], 48, (uint8_t)(i & 0xff)));
+    }
+    /* given back, they come out again (last in, first out) and zero-filled */
+    ns_pool_put(&p, b[10]);
+    ns_pool_put(&p, b[20]);
+    ns_pool_put(&p, NULL);
+    uint8_t *x = ns_pool_get(&p);
+    uint8_t *y = ns_pool_get(&p);
+    assert_ptr_equal(x, b[20]);
+    assert_ptr_equal(y, b[10]);
+    assert_true(bytes_are(x, 48, 0));
+    assert_true(bytes_are(y, 48, 0));
+    ns_pool_release(&p);
+    /* a released pool starts again */
+    x = ns_pool_get(&p);
+    assert_non_null(x);
+    ns_pool_release(&p);
+
+    /* a block bigger than the first chunk gets chunks that fit it */
+    ns_pool_init(&p, 100000);
+    x = ns_pool_get(&p);
+    y = ns_pool_get(&p);
+    assert_non_null(x);
+    assert_non_null(y);
+    memset(x, 1, 100000);
+    memset(y, 2, 100000);
+    assert_true(bytes_are(x, 100000, 1));
+    ns_pool_release(&p);
+
+    /* out of memory: NULL, and the pool still works after */
+    ns_pool_init(&p, 64);
+    ns_alloc_fail_at(1);
+    assert_null(ns_pool_get(&p));
+    x = ns_pool_get(&p);
+    assert_non_null(x);
+    ns_pool_release(&p);
+}
+
 struct ilist_elem {
     int payload;
     struct ns_ilink lru;
@@ -247,6 +356,8 @@ int main(void)
         cmocka_unit_test(test_rd_copy_and_null),
         cmocka_unit_test(test_err_names),
         cmocka_unit_test(test_alloc_failure_injection),
+        cmocka_unit_test(test_big_alloc),
+        cmocka_unit_test(test_pool_reuse),
         cmocka_unit_test(test_ilist_push_unlink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

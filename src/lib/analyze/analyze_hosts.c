@@ -88,7 +88,7 @@ int ns_hosts_new(struct ns_hosts **out, const struct ns_hosts_opts *opts)
     while (h->index_cap < h->max_hosts * 2) {
         h->index_cap *= 2;
     }
-    h->index = ns_malloc(h->index_cap * sizeof(*h->index));
+    h->index = ns_big_alloc(h->index_cap * sizeof(*h->index));
     if (h->index == NULL) {
         ns_free(h);
         return NS_ENOMEM;
@@ -100,9 +100,9 @@ int ns_hosts_new(struct ns_hosts **out, const struct ns_hosts_opts *opts)
          * RSS) as hosts arrive, and it never moves, so no copy of it is made
          * and no page of it is touched twice.
          */
-        h->slab = ns_malloc(h->max_hosts * sizeof(struct ns_host));
+        h->slab = ns_big_alloc(h->max_hosts * sizeof(struct ns_host));
         if (h->slab == NULL) {
-            ns_free(h->index);
+            ns_big_free(h->index, h->index_cap * sizeof(*h->index));
             ns_free(h);
             return NS_ENOMEM;
         }
@@ -124,8 +124,8 @@ void ns_hosts_free(struct ns_hosts *h)
         ns_free(h->slab[i].http[0].raw_sig);
         ns_free(h->slab[i].http[1].raw_sig);
     }
-    ns_free(h->slab);
-    ns_free(h->index);
+    ns_big_free(h->slab, h->cap_slab * sizeof(*h->slab));
+    ns_big_free(h->index, h->index_cap * sizeof(*h->index));
     ns_free(h);
 }
 
@@ -285,7 +285,8 @@ static struct ns_host *hosts_get(struct ns_hosts *h, const struct ns_addr *a, ui
             if (ncap > h->max_hosts) {
                 ncap = h->max_hosts;
             }
-            struct ns_host *s = ns_reallocarray(h->slab, ncap, sizeof(*s));
+            struct ns_host *s =
+                ns_big_realloc(h->slab, h->cap_slab * sizeof(*s), ncap * sizeof(*s));
             if (s == NULL) {
                 h->st.no_memory++;
                 return NULL;

@@ -11,9 +11,10 @@
  * The worker keeps its own copy of each TCP flow (a struct ns_flow with the key
  * and sides for the reassembler), made from an OPEN record when the caller
  * sees the flow's first packet worth queueing and found by flow id (ids are
- * never reused); the END record frees it. Nothing is allocated per flow on
- * the caller's side: flow->user, as a number, says OPEN was sent and where
- * each direction's stream starts (see fp_window).
+ * never reused); the END record frees it, or the worker does as soon as
+ * both directions are done with (the id then stays until END). Nothing is
+ * allocated per flow on the caller's side: flow->user, as a number, says
+ * OPEN was sent and where each direction's stream starts (see fp_window).
  *
  * Once a direction is not followed any more (fingerprinted, or not HTTP),
  * the worker writes the flow's id and the directions it is done with into
@@ -32,12 +33,14 @@
 
 #include "netsift/alloc.h"
 #include "netsift/http.h"
+#include "netsift/pool.h"
 #include "netsift/spsc.h"
 
 #define FP_PROBE         8 /* bytes needed to recognise "OPTIONS " / "HTTP/1." */
 #define FP_QUEUE_BYTES   (4u << 20)
 #define FP_DONE          16384 /* slots of the done hints (a power of two): 128 KiB */
 #define FP_FLUSH_RESULTS 128   /* results the worker hands over at once, at most */
+#define FP_SPARE_PARSERS 256   /* parsers kept for reuse (with their buffers), at most */
 
 enum { FP_DIR_PROBE = 0, FP_DIR_ON, FP_DIR_OFF };
 enum { FP_KIND_UNKNOWN = 0, FP_KIND_REQUEST, FP_KIND_RESPONSE, FP_KIND_OTHER };
@@ -49,9 +52,9 @@ enum { FP_REC_OPEN = 1, FP_REC_SEG, FP_REC_END };
  * more than the caller's flow table does, whose cap is the bound here.
  */
 struct fp_map {
-    uint64_t *id; /* 0: empty */
-    struct ns_flow **slot;
-    size_t cap; /* a power of two */
+    uint64_t *id;          /* 0: empty */
+    struct ns_flow **slot; /* NULL for a connection retired before its END (fp_segment) */
+    size_t cap;            /* a power of two */
     size_t n;
 };
 
@@ -177,6 +180,17 @@ struct ns_httpfp {
     struct ns_packet pk;    /* the worker's view of a queued segment */
     struct fp_map flows;    /* the worker's */
     _Atomic uint64_t *done; /* FP_DONE hints: flows and directions the worker is done with */
+
+    /*
+     * The worker's per-connection objects, made and dropped at rates of
+     * 10^5 a second: flows and struct fp_conn from pools, parsers kept for
+     * reuse with their buffers.
+     */
+    struct ns_pool flow_pool;
+    struct ns_pool conn_pool;
+    struct ns_http_parser *spare_parsers[FP_SPARE_PARSERS];
+    size_t nspare_parsers;
+    bool retire; /* both directions of the connection being fed are done with */
 
     /* counters the worker (or the inline path) keeps */
     uint64_t connections;
@@ -332,6 +346,7 @@ static void fp_stop(struct fp_conn *hc, int dir)
     uint64_t off = 1u << dir;
     if (hc->d[1 - dir].state == FP_DIR_OFF) {
         off |= 1u << (1 - dir);
+        hc->fp->retire = true;
     }
     atomic_store_explicit(&hc->fp->done[hc->id & (FP_DONE - 1)], hc->id << 2 | off,
                           memory_order_relaxed);
@@ -339,7 +354,12 @@ static void fp_stop(struct fp_conn *hc, int dir)
 
 static void fp_drop_parser(struct fp_dir *d)
 {
-    ns_http_parser_free(d->parser);
+    struct ns_httpfp *fp = d->conn->fp;
+    if (d->parser != NULL && fp->nspare_parsers < FP_SPARE_PARSERS) {
+        fp->spare_parsers[fp->nspare_parsers++] = d->parser;
+    } else {
+        ns_http_parser_free(d->parser);
+    }
     d->parser = NULL;
 }
 
@@ -418,16 +438,27 @@ static void fp_on_headers(void *ud, const struct ns_http_msg *m)
  */
 static int fp_parser(struct fp_conn *hc, int dir, enum ns_http_kind kind)
 {
-    struct ns_http_opts o;
+    struct ns_httpfp *fp = hc->fp;
     struct ns_http_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.on_headers = fp_on_headers;
+    cb.ud = &hc->d[dir];
+    if (fp->nspare_parsers > 0) {
+        struct ns_http_parser *p = fp->spare_parsers[--fp->nspare_parsers];
+        if (ns_http_parser_reset(p, kind, &cb) != 0) {
+            ns_http_parser_free(p);
+            return NS_ENOMEM;
+        }
+        hc->d[dir].parser = p;
+        return 0;
+    }
+    struct ns_http_opts o;
     ns_http_opts_init(&o);
     o.max_header_bytes = NS_HTTPFP_MAX_HEADER;
     o.decode_content = false;
     o.max_body_bytes = 1;
     o.max_pending = 1;
-    memset(&cb, 0, sizeof(cb));
-    cb.on_headers = fp_on_headers;
-    cb.ud = &hc->d[dir];
+    o.keep_buffers = true; /* it goes back to the spares after its one message */
     return ns_http_parser_new(&hc->d[dir].parser, kind, &o, &cb);
 }
 
@@ -475,7 +506,7 @@ static void fp_tcp_data(void *ud, struct ns_tcp_conn *tc, int dir, const uint8_t
         return;
     }
     if (hc == NULL) {
-        hc = ns_calloc(1, sizeof(*hc));
+        hc = ns_pool_get(&fp->conn_pool);
         if (hc == NULL) {
             fp->no_memory++;
             tc->ignore[0] = true;
@@ -558,11 +589,11 @@ static void fp_tcp_close(void *ud, struct ns_tcp_conn *tc, int dir, enum ns_tcp_
 
 static void fp_tcp_conn_end(void *ud, struct ns_tcp_conn *tc)
 {
+    struct ns_httpfp *fp = ud;
     struct fp_conn *hc = tc->app;
-    (void)ud;
     if (hc != NULL) {
         fp_stop_all(hc);
-        ns_free(hc);
+        ns_pool_put(&fp->conn_pool, hc);
         tc->app = NULL;
     }
 }
@@ -574,14 +605,19 @@ static size_t fp_map_home(const struct fp_map *m, uint64_t id)
     return (size_t)((id * 0x9e3779b97f4a7c15ull) >> 17) & (m->cap - 1);
 }
 
+static void fp_map_release(struct fp_map *m)
+{
+    ns_big_free(m->id, m->cap * sizeof(uint64_t));
+    ns_big_free(m->slot, m->cap * sizeof(struct ns_flow *));
+}
+
 static bool fp_map_grow(struct fp_map *m)
 {
     size_t ncap = m->cap == 0 ? 1024 : m->cap * 2;
-    struct fp_map nm = {ns_calloc(ncap, sizeof(uint64_t)), ns_calloc(ncap, sizeof(void *)), ncap,
-                        m->n};
+    struct fp_map nm = {ns_big_alloc(ncap * sizeof(uint64_t)),
+                        ns_big_alloc(ncap * sizeof(struct ns_flow *)), ncap, m->n};
     if (nm.id == NULL || nm.slot == NULL) {
-        ns_free(nm.id);
-        ns_free(nm.slot);
+        fp_map_release(&nm);
         return false;
     }
     for (size_t i = 0; i < m->cap; i++) {
@@ -594,8 +630,7 @@ static bool fp_map_grow(struct fp_map *m)
             nm.slot[j] = m->slot[i];
         }
     }
-    ns_free(m->id);
-    ns_free(m->slot);
+    fp_map_release(m);
     *m = nm;
     return true;
 }
@@ -608,11 +643,6 @@ static size_t fp_map_find(const struct fp_map *m, uint64_t id)
         j = (j + 1) & (m->cap - 1);
     }
     return j;
-}
-
-static struct ns_flow *fp_map_get(const struct fp_map *m, uint64_t id)
-{
-    return m->cap == 0 ? NULL : m->slot[fp_map_find(m, id)];
 }
 
 static bool fp_map_put(struct fp_map *m, struct ns_flow *sh)
@@ -650,7 +680,7 @@ static void fp_map_del(struct fp_map *m, size_t j)
 
 static void fp_open(struct ns_httpfp *fp, const struct fp_rec *r, const struct ns_flow_key *key)
 {
-    struct ns_flow *sh = ns_calloc(1, sizeof(*sh));
+    struct ns_flow *sh = ns_pool_get(&fp->flow_pool);
     if (sh == NULL) {
         fp->no_memory++;
         return; /* its segments find no flow and are dropped */
@@ -660,15 +690,19 @@ static void fp_open(struct ns_httpfp *fp, const struct fp_rec *r, const struct n
     sh->id = r->id;
     if (!fp_map_put(&fp->flows, sh)) {
         fp->no_memory++;
-        ns_free(sh);
+        ns_pool_put(&fp->flow_pool, sh);
     }
 }
 
 static void fp_segment(struct ns_httpfp *fp, const struct fp_rec *r, const uint8_t *payload)
 {
-    struct ns_flow *sh = fp_map_get(&fp->flows, r->id);
+    if (fp->flows.cap == 0) {
+        return;
+    }
+    size_t j = fp_map_find(&fp->flows, r->id);
+    struct ns_flow *sh = fp->flows.slot[j];
     if (sh == NULL) {
-        return; /* its OPEN found no memory */
+        return; /* its OPEN found no memory, or the connection was retired */
     }
     struct ns_packet *pk = &fp->pk;
     pk->flags = NS_PKT_F_HAS_L4 | (r->snapped ? NS_PKT_F_SNAPPED : 0);
@@ -678,7 +712,18 @@ static void fp_segment(struct ns_httpfp *fp, const struct fp_rec *r, const uint8
     pk->payload = r->payload_len > 0 ? payload : NULL;
     pk->payload_len = r->payload_len;
     pk->payload_wire_len = r->wire_len;
+    fp->retire = false;
     (void)ns_tcp_segment(fp->tcp, sh, r->dir, pk); /* failures are counted there */
+    if (fp->retire) {
+        /*
+         * Both directions are done with: the connection's state goes now
+         * rather than at the flow's end, seconds later. Its id stays in the
+         * map, without a flow, so that what still comes for it is dropped.
+         */
+        ns_tcp_flow_end(fp->tcp, sh);
+        fp->flows.slot[j] = NULL;
+        ns_pool_put(&fp->flow_pool, sh);
+    }
 }
 
 static void fp_end(struct ns_httpfp *fp, uint64_t id)
@@ -687,13 +732,15 @@ static void fp_end(struct ns_httpfp *fp, uint64_t id)
         return;
     }
     size_t j = fp_map_find(&fp->flows, id);
-    struct ns_flow *sh = fp->flows.slot[j];
-    if (sh == NULL) {
+    if (fp->flows.id[j] != id) {
         return; /* its OPEN found no memory */
     }
+    struct ns_flow *sh = fp->flows.slot[j];
     fp_map_del(&fp->flows, j);
-    ns_tcp_flow_end(fp->tcp, sh);
-    ns_free(sh);
+    if (sh != NULL) {
+        ns_tcp_flow_end(fp->tcp, sh);
+        ns_pool_put(&fp->flow_pool, sh);
+    }
 }
 
 /* One record, with the bytes that follow it. */
@@ -747,6 +794,8 @@ int ns_httpfp_new(struct ns_httpfp **out, const struct ns_httpfp_opts *opts)
     }
     fp->o = *opts;
     fp->pk.proto = NS_IPPROTO_TCP;
+    ns_pool_init(&fp->flow_pool, sizeof(struct ns_flow));
+    ns_pool_init(&fp->conn_pool, sizeof(struct fp_conn));
     struct ns_tcp_reasm_opts t;
     memset(&t, 0, sizeof(t));
     t.on_data = fp_tcp_data;
@@ -917,12 +966,16 @@ void ns_httpfp_free(struct ns_httpfp *fp)
     for (size_t i = 0; i < fp->flows.cap; i++) {
         if (fp->flows.slot[i] != NULL) { /* a flow never ended (a run cut short) */
             ns_tcp_flow_end(fp->tcp, fp->flows.slot[i]);
-            ns_free(fp->flows.slot[i]);
+            ns_pool_put(&fp->flow_pool, fp->flows.slot[i]);
         }
     }
-    ns_free(fp->flows.id);
-    ns_free(fp->flows.slot);
+    fp_map_release(&fp->flows);
     ns_tcp_free(fp->tcp);
+    while (fp->nspare_parsers > 0) {
+        ns_http_parser_free(fp->spare_parsers[--fp->nspare_parsers]);
+    }
+    ns_pool_release(&fp->flow_pool);
+    ns_pool_release(&fp->conn_pool);
     ns_free(fp->done);
     ns_spsc_free(fp->q);
     pthread_mutex_destroy(&fp->mu);

@@ -175,7 +175,7 @@ void ns_scan_free(struct ns_scan *s)
     for (size_t i = 0; i < s->nslab; i++) {
         ns_free(s->slab[i].set);
     }
-    ns_free(s->slab);
+    ns_big_free(s->slab, s->cap_slab * sizeof(*s->slab));
     ns_free(s->index);
     ns_free(s->alerts);
     ns_free(s);
@@ -298,7 +298,8 @@ static struct scan_tracker *scan_get(struct ns_scan *s, uint8_t kind, uint8_t pr
             if (ncap > s->o.max_trackers) {
                 ncap = s->o.max_trackers;
             }
-            struct scan_tracker *ns = ns_reallocarray(s->slab, ncap, sizeof(*ns));
+            struct scan_tracker *ns =
+                ns_big_realloc(s->slab, s->cap_slab * sizeof(*ns), ncap * sizeof(*ns));
             if (ns == NULL) {
                 s->st.no_memory++;
                 return NULL;

@@ -514,13 +514,13 @@ static uint32_t lru_oldest(const struct ns_flow_table *t)
 static int index_grow(struct ns_flow_table *t)
 {
     uint32_t n = t->nslots * 2;
-    struct slot *slots = ns_reallocarray(NULL, n, sizeof(*slots));
+    struct slot *slots = ns_big_alloc((size_t)n * sizeof(*slots));
 
     if (slots == NULL) {
         return NS_ENOMEM;
     }
     memset(slots, 0xff, (size_t)n * sizeof(*slots));
-    ns_free(t->slots);
+    ns_big_free(t->slots, (size_t)t->nslots * sizeof(*t->slots));
     t->slots = slots;
     t->nslots = n;
     for (unsigned l = 0; l < LRU_COUNT; l++) {
@@ -545,7 +545,8 @@ static int slab_take(struct ns_flow_table *t, uint32_t *out)
         if (cap > t->max_flows) {
             cap = t->max_flows;
         }
-        slab = ns_reallocarray(t->slab, cap, sizeof(*slab));
+        slab = ns_big_realloc(t->slab, (size_t)t->slab_cap * sizeof(*slab),
+                              (size_t)cap * sizeof(*slab));
         if (slab == NULL) {
             return NS_ENOMEM;
         }
@@ -870,11 +871,11 @@ int ns_flow_table_new(struct ns_flow_table **out, const struct ns_flow_opts *opt
     }
     /* per-table seed: colliding keys cannot be precomputed against a known hash */
     t->hash_seed = ((uint64_t)(uintptr_t)t * 0x9e3779b97f4a7c15ULL) ^ 0x5bd1e9955bd1e995ULL;
-    t->slab = ns_reallocarray(NULL, t->slab_cap, sizeof(*t->slab));
-    t->slots = ns_reallocarray(NULL, t->nslots, sizeof(*t->slots));
+    t->slab = ns_big_alloc((size_t)t->slab_cap * sizeof(*t->slab));
+    t->slots = ns_big_alloc((size_t)t->nslots * sizeof(*t->slots));
     if (t->slab == NULL || t->slots == NULL) {
-        ns_free(t->slab);
-        ns_free(t->slots);
+        ns_big_free(t->slab, (size_t)t->slab_cap * sizeof(*t->slab));
+        ns_big_free(t->slots, (size_t)t->nslots * sizeof(*t->slots));
         ns_free(t);
         return NS_ENOMEM;
     }
@@ -889,8 +890,8 @@ void ns_flow_table_free(struct ns_flow_table *t)
         return;
     }
     ns_flow_table_flush(t);
-    ns_free(t->slab);
-    ns_free(t->slots);
+    ns_big_free(t->slab, (size_t)t->slab_cap * sizeof(*t->slab));
+    ns_big_free(t->slots, (size_t)t->nslots * sizeof(*t->slots));
     ns_free(t);
 }
 

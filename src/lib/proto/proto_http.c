@@ -240,6 +240,9 @@ static void http_reset_head(struct ns_http_parser *p)
     p->nlines = 0;
     p->first_done = false;
     p->past_method = false;
+    if (p->o.keep_buffers) {
+        return;
+    }
     ns_free(p->hbuf);
     p->hbuf = NULL;
     p->hcap = 0;
@@ -1293,6 +1296,41 @@ void ns_http_parser_free(struct ns_http_parser *p)
     ns_free(p->hdrs);
     ns_free(p->mq);
     ns_free(p);
+}
+
+int ns_http_parser_reset(struct ns_http_parser *p, enum ns_http_kind kind,
+                         const struct ns_http_callbacks *cb)
+{
+    if (p->peer != NULL && p->peer->peer == p) {
+        p->peer->peer = NULL;
+    }
+    http_inflate_drop(p);
+    struct ns_http_parser keep = *p; /* options and buffers */
+    memset(p, 0, sizeof(*p));
+    p->o = keep.o;
+    if (p->o.keep_buffers) {
+        p->hbuf = keep.hbuf;
+        p->hcap = keep.hcap;
+        p->hdrs = keep.hdrs;
+        p->hdrs_cap = keep.hdrs_cap;
+    } else {
+        ns_free(keep.hbuf); /* a header block cut short with its stream */
+        ns_free(keep.hdrs);
+    }
+    p->mq = keep.mq;
+    if (cb != NULL) {
+        p->cb = *cb;
+    }
+    p->state = ST_START;
+    p->kind = NS_HTTP_REQUEST;
+    if (kind == NS_HTTP_RESPONSE && p->mq == NULL) {
+        p->mq = ns_malloc(p->o.max_pending);
+        if (p->mq == NULL) {
+            return NS_ENOMEM;
+        }
+    }
+    p->kind = kind;
+    return 0;
 }
 
 void ns_http_pair(struct ns_http_parser *req, struct ns_http_parser *resp)

@@ -45,6 +45,7 @@
 #include <string.h>
 
 #include "netsift/alloc.h"
+#include "netsift/pool.h"
 #include "netsift/err.h"
 
 #define TCP_DEF_PER_DIR ((size_t)1 << 20)
@@ -82,6 +83,7 @@ struct ns_tcp {
     struct ns_tcp_stats stats;
     size_t held; /* bytes held over all connections */
     struct tcp_conn *conns;
+    struct ns_pool conn_pool; /* connection states (one per connection, made at a high rate) */
 };
 
 static bool seq_lt(uint32_t a, uint32_t b)
@@ -487,7 +489,7 @@ static void tcp_conn_free(struct ns_tcp *t, struct tcp_conn *c)
     if (c->next != NULL) {
         c->next->prev = c->prev;
     }
-    ns_free(c);
+    ns_pool_put(&t->conn_pool, c);
 }
 
 int ns_tcp_new(struct ns_tcp **out, const struct ns_tcp_reasm_opts *opts)
@@ -506,6 +508,7 @@ int ns_tcp_new(struct ns_tcp **out, const struct ns_tcp_reasm_opts *opts)
     if (t->opts.max_ooo_total == 0) {
         t->opts.max_ooo_total = TCP_DEF_TOTAL;
     }
+    ns_pool_init(&t->conn_pool, sizeof(struct tcp_conn));
     *out = t;
     return 0;
 }
@@ -518,6 +521,7 @@ void ns_tcp_free(struct ns_tcp *t)
     while (t->conns != NULL) {
         tcp_conn_free(t, t->conns);
     }
+    ns_pool_release(&t->conn_pool);
     ns_free(t);
 }
 
@@ -559,7 +563,7 @@ int ns_tcp_segment(struct ns_tcp *t, struct ns_flow *flow, int dir, const struct
     }
     struct tcp_conn *c = flow->user;
     if (c == NULL) {
-        c = ns_calloc(1, sizeof(*c));
+        c = ns_pool_get(&t->conn_pool);
         if (c == NULL) {
             t->stats.no_memory++;
             return NS_ENOMEM;

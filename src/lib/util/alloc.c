@@ -4,8 +4,24 @@
 #include "netsift/alloc.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* AddressSanitizer checks heap blocks only: give it the big blocks too. */
+#if defined(__SANITIZE_ADDRESS__)
+#define NS_BIG_MAPPED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define NS_BIG_MAPPED 0
+#endif
+#endif
+#ifndef NS_BIG_MAPPED
+#define NS_BIG_MAPPED 1
+#endif
+
+#define NS_BIG_ALIGN ((size_t)2 << 20) /* the x86-64 and arm64 (4 KiB base) huge page */
 
 static _Atomic uint64_t ns_alloc_calls;
 static _Atomic uint64_t ns_alloc_fail_target;
@@ -82,4 +98,87 @@ char *ns_strndup(const char *s, size_t len)
 char *ns_strdup(const char *s)
 {
     return ns_strndup(s, strlen(s));
+}
+
+static bool ns_big_mapped(size_t size)
+{
+    return NS_BIG_MAPPED && size >= NS_BIG_MIN;
+}
+
+/* The mapped length of a big block: whole huge pages. */
+static size_t ns_big_len(size_t size)
+{
+    return (size + NS_BIG_ALIGN - 1) & ~(NS_BIG_ALIGN - 1);
+}
+
+void *ns_big_alloc(size_t size)
+{
+    if (size > SIZE_MAX / 2) {
+        return NULL; /* no table is that big, and the rounding below must not wrap */
+    }
+    if (!ns_big_mapped(size)) {
+        return ns_calloc(1, size);
+    }
+    if (ns_alloc_should_fail()) {
+        return NULL;
+    }
+    size_t len = ns_big_len(size);
+    /* one huge page more than needed, then the unaligned head and tail go back */
+    size_t span = len + NS_BIG_ALIGN;
+    uint8_t *m = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+        return NULL;
+    }
+    uintptr_t at = ((uintptr_t)m + NS_BIG_ALIGN - 1) & ~(uintptr_t)(NS_BIG_ALIGN - 1);
+    size_t head = at - (uintptr_t)m;
+    if (head > 0) {
+        (void)munmap(m, head);
+    }
+    if (span - head - len > 0) {
+        (void)munmap(m + head + len, span - head - len);
+    }
+    /* a hint: without transparent huge pages the block simply has small ones */
+    (void)madvise(m + head, len, MADV_HUGEPAGE);
+    return m + head;
+}
+
+void ns_big_free(void *p, size_t size)
+{
+    if (p == NULL) {
+        return;
+    }
+    if (!ns_big_mapped(size)) {
+        ns_free(p);
+        return;
+    }
+    (void)munmap(p, ns_big_len(size));
+}
+
+void *ns_big_realloc(void *p, size_t old_size, size_t new_size)
+{
+    if (p == NULL) {
+        return ns_big_alloc(new_size);
+    }
+    if (!ns_big_mapped(old_size) && !ns_big_mapped(new_size)) {
+        uint8_t *n = ns_reallocarray(p, new_size, 1);
+        if (n != NULL && new_size > old_size) {
+            memset(n + old_size, 0, new_size - old_size);
+        }
+        return n;
+    }
+    if (ns_big_mapped(old_size) && ns_big_mapped(new_size) &&
+        ns_big_len(old_size) == ns_big_len(new_size)) {
+        /* the same mapping: only the bytes between the sizes change */
+        if (new_size < old_size) {
+            memset((uint8_t *)p + new_size, 0, old_size - new_size);
+        }
+        return p;
+    }
+    void *n = ns_big_alloc(new_size);
+    if (n == NULL) {
+        return NULL;
+    }
+    memcpy(n, p, old_size < new_size ? old_size : new_size);
+    ns_big_free(p, old_size);
+    return n;
 }

@@ -86,33 +86,26 @@ int ns_spsc_new(struct ns_spsc **out, size_t cap, size_t batch)
     if (q == NULL) {
         return NS_ENOMEM;
     }
-    q->buf = ns_malloc(c);
+    q->buf = ns_big_alloc(c); /* the ring is touched all round: huge pages where offered */
     if (q->buf == NULL) {
         ns_free(q);
         return NS_ENOMEM;
     }
     q->cap = c;
     q->batch = batch == 0 || batch > c / 2 ? c / 16 : batch;
-    if (pthread_mutex_init(&q->mu, NULL) != 0) {
-        ns_free(q->buf);
-        ns_free(q);
-        return NS_ENOMEM;
-    }
-    if (pthread_cond_init(&q->data_cv, NULL) != 0) {
+    if (pthread_mutex_init(&q->mu, NULL) == 0) {
+        if (pthread_cond_init(&q->data_cv, NULL) == 0) {
+            if (pthread_cond_init(&q->room_cv, NULL) == 0) {
+                *out = q;
+                return 0;
+            }
+            pthread_cond_destroy(&q->data_cv);
+        }
         pthread_mutex_destroy(&q->mu);
-        ns_free(q->buf);
-        ns_free(q);
-        return NS_ENOMEM;
     }
-    if (pthread_cond_init(&q->room_cv, NULL) != 0) {
-        pthread_cond_destroy(&q->data_cv);
-        pthread_mutex_destroy(&q->mu);
-        ns_free(q->buf);
-        ns_free(q);
-        return NS_ENOMEM;
-    }
-    *out = q;
-    return 0;
+    ns_big_free(q->buf, q->cap);
+    ns_free(q);
+    return NS_ENOMEM;
 }
 
 void ns_spsc_free(struct ns_spsc *q)
@@ -123,7 +116,7 @@ void ns_spsc_free(struct ns_spsc *q)
     pthread_cond_destroy(&q->room_cv);
     pthread_cond_destroy(&q->data_cv);
     pthread_mutex_destroy(&q->mu);
-    ns_free(q->buf);
+    ns_big_free(q->buf, q->cap);
     ns_free(q);
 }
 
