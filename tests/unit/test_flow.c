@@ -888,9 +888,14 @@ static void test_flow_random_100000_flows_cap_1000(void **state)
     assert_int_equal(r.packets, updates);
 }
 
-static void test_flow_alloc_failures(void **state)
+/*
+ * Fill a table of `cap` flows until the next flow needs memory, then fail
+ * that allocation. A table of 100000 flows has its slab reserved up front
+ * and only its index grows; one of 4 million (over the 256 MiB reserved at
+ * once) grows its slab too.
+ */
+static void flow_alloc_failures(uint32_t cap, bool slab_grows)
 {
-    (void)state;
     struct rec r;
     struct ns_flow_table *t = NULL;
     struct ns_packet p;
@@ -899,15 +904,7 @@ static void test_flow_alloc_failures(void **state)
     int dir;
     int rc;
 
-    ns_alloc_fail_at(1);
-    assert_int_equal(ns_flow_table_new(&t, NULL), NS_ENOMEM);
-    assert_null(t);
-    ns_alloc_fail_at(3);
-    assert_int_equal(ns_flow_table_new(&t, NULL), NS_ENOMEM);
-    ns_alloc_fail_at(0);
-
-    /* grow until the next flow needs memory, then fail that allocation */
-    t = mktable(&r, 100000);
+    t = mktable(&r, cap);
     for (;;) {
         p = mkpkt(NS_IPPROTO_UDP, "10.0.0.1", (uint16_t)(n + 1), "10.0.0.2", 53, 1 * SEC + n);
         ns_alloc_fail_at(1);
@@ -920,24 +917,45 @@ static void test_flow_alloc_failures(void **state)
         assert_true(n < 5000);
     }
     assert_int_equal(rc, NS_ENOMEM);
-    assert_true(n > 0);
+    assert_int_equal(n, 1024); /* the index's first growth: 2048 slots at most half full */
     assert_int_equal(ns_flow_table_stats(t)->no_memory, 1);
     assert_int_equal(ns_flow_table_count(t), n);
-    /* the index grows (first allocation), the slab cannot (second) */
+    /* the index grows (first allocation); the slab, when it has to grow, cannot (second) */
     ns_alloc_fail_at(2);
-    assert_int_equal(ns_flow_table_update(t, &p, 1, 60, &f, &dir), NS_ENOMEM);
+    rc = ns_flow_table_update(t, &p, 1, 60, &f, &dir);
     ns_alloc_fail_at(0);
-    assert_int_equal(ns_flow_table_stats(t)->no_memory, 2);
-    assert_int_equal(ns_flow_table_count(t), n);
-    /* without the failure the same packet gets its flow, and the old ones are intact */
-    assert_int_equal(ns_flow_table_update(t, &p, 1, 60, &f, &dir), 0);
+    if (slab_grows) {
+        assert_int_equal(rc, NS_ENOMEM);
+        assert_int_equal(ns_flow_table_stats(t)->no_memory, 2);
+        assert_int_equal(ns_flow_table_count(t), n);
+        /* without the failure the same packet gets its flow */
+        assert_int_equal(ns_flow_table_update(t, &p, 1, 60, &f, &dir), 0);
+    } else {
+        assert_int_equal(rc, 0);
+        assert_int_equal(ns_flow_table_stats(t)->no_memory, 1);
+    }
     assert_int_equal(ns_flow_table_count(t), n + 1);
+    /* the old flows are intact */
     p = mkpkt(NS_IPPROTO_UDP, "10.0.0.2", 53, "10.0.0.1", 1, 2 * SEC);
     f = upd(t, &p, 60, &dir);
     assert_int_equal(f->id, 1);
     assert_int_equal(dir, 1);
     ns_flow_table_free(t);
     assert_int_equal(r.ended, n + 1);
+}
+
+static void test_flow_alloc_failures(void **state)
+{
+    (void)state;
+    struct ns_flow_table *t = NULL;
+    ns_alloc_fail_at(1);
+    assert_int_equal(ns_flow_table_new(&t, NULL), NS_ENOMEM);
+    assert_null(t);
+    ns_alloc_fail_at(3);
+    assert_int_equal(ns_flow_table_new(&t, NULL), NS_ENOMEM);
+    ns_alloc_fail_at(0);
+    flow_alloc_failures(100000, false);
+    flow_alloc_failures(4000000, true);
 }
 
 static void test_flow_names(void **state)

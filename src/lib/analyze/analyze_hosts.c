@@ -816,26 +816,20 @@ static int hosts_addr_cmp(const struct ns_addr *x, const struct ns_addr *y)
     return memcmp(x->a, y->a, 16);
 }
 
-static int hosts_cmp_total(const void *a, const void *b)
-{
-    const struct ns_host *x = *(const struct ns_host *const *)a;
-    const struct ns_host *y = *(const struct ns_host *const *)b;
-    uint64_t bx = x->total.bytes_sent + x->total.bytes_recv;
-    uint64_t by = y->total.bytes_sent + y->total.bytes_recv;
-    if (bx != by) {
-        return bx > by ? -1 : 1;
-    }
-    return hosts_addr_cmp(&x->addr, &y->addr);
-}
+/* A host with its sort key: sorting compares these without visiting the (large) hosts. */
+struct hosts_rank {
+    uint64_t bytes; /* sent + received, in total or in the window */
+    struct ns_addr addr;
+    const struct ns_host *x;
+};
 
-static int hosts_cmp_win(const void *a, const void *b)
+/* Most bytes first; ties by address. */
+static int hosts_rank_cmp(const void *a, const void *b)
 {
-    const struct ns_host *x = *(const struct ns_host *const *)a;
-    const struct ns_host *y = *(const struct ns_host *const *)b;
-    uint64_t bx = x->win.bytes_sent + x->win.bytes_recv;
-    uint64_t by = y->win.bytes_sent + y->win.bytes_recv;
-    if (bx != by) {
-        return bx > by ? -1 : 1;
+    const struct hosts_rank *x = a;
+    const struct hosts_rank *y = b;
+    if (x->bytes != y->bytes) {
+        return x->bytes > y->bytes ? -1 : 1;
     }
     return hosts_addr_cmp(&x->addr, &y->addr);
 }
@@ -854,13 +848,27 @@ int ns_hosts_list(const struct ns_hosts *h, bool window_only, const struct ns_ho
     if (arr == NULL) {
         return NS_ENOMEM;
     }
+    struct hosts_rank *rank = ns_calloc(h->st.active > 0 ? h->st.active : 1, sizeof(*rank));
+    if (rank == NULL) {
+        ns_free(arr);
+        return NS_ENOMEM;
+    }
     size_t k = 0;
     for (uint32_t ix = h->lru.head; ix != HOSTS_NONE; ix = h->slab[ix].lru.next) {
-        if (!window_only || hosts_in_window(h, &h->slab[ix])) {
-            arr[k++] = &h->slab[ix];
+        const struct ns_host *x = &h->slab[ix];
+        if (!window_only || hosts_in_window(h, x)) {
+            const struct ns_host_counts *c = window_only ? &x->win : &x->total;
+            rank[k].bytes = c->bytes_sent + c->bytes_recv;
+            rank[k].addr = x->addr;
+            rank[k].x = x;
+            k++;
         }
     }
-    qsort(arr, k, sizeof(*arr), window_only ? hosts_cmp_win : hosts_cmp_total);
+    qsort(rank, k, sizeof(*rank), hosts_rank_cmp);
+    for (size_t i = 0; i < k; i++) {
+        arr[i] = rank[i].x;
+    }
+    ns_free(rank);
     *out = arr;
     *n = k;
     return 0;

@@ -22,9 +22,10 @@
 #include "netsift/ilist.h"
 #include "netsift/err.h"
 
-#define SCAN_NONE        UINT32_MAX
-#define SCAN_SET_BUDGET  (4u << 20) /* set slots over all trackers: 16 MiB */
-#define SCAN_SET_INITIAL 16
+#define SCAN_NONE         UINT32_MAX
+#define SCAN_SET_BUDGET   (4u << 20) /* set slots over all trackers: 16 MiB */
+#define SCAN_SET_INITIAL  16
+#define SCAN_SLAB_AT_ONCE ((size_t)64 << 20) /* tracker slab bytes reserved at once, at most */
 
 struct scan_tracker {
     /* key */
@@ -161,6 +162,16 @@ int ns_scan_new(struct ns_scan **out, const struct ns_scan_opts *opts, ns_scan_a
         return NS_ENOMEM;
     }
     memset(s->index, 0xff, s->index_cap * sizeof(*s->index));
+    if (s->o.max_trackers <= SCAN_SLAB_AT_ONCE / sizeof(struct scan_tracker)) {
+        /* the whole slab at once: never moved or copied, pages backed as trackers arrive */
+        s->slab = ns_big_alloc(s->o.max_trackers * sizeof(struct scan_tracker));
+        if (s->slab == NULL) {
+            ns_free(s->index);
+            ns_free(s);
+            return NS_ENOMEM;
+        }
+        s->cap_slab = s->o.max_trackers;
+    }
     ns_ilist_init(&s->lru);
     s->free_head = SCAN_NONE;
     *out = s;

@@ -51,6 +51,7 @@
 #define FLOW_DEFAULT_MAX    ((size_t)262144)
 #define FLOW_LIMIT_MAX      ((size_t)1 << 30) /* slab indices and slot counts stay in uint32 */
 #define FLOW_SLAB_START     ((uint32_t)1024)
+#define FLOW_SLAB_AT_ONCE   ((size_t)256 << 20) /* bytes of slab reserved up front, at most */
 #define FLOW_SWEEP_INTERVAL NS_FLOW_SEC
 
 enum {
@@ -861,9 +862,19 @@ int ns_flow_table_new(struct ns_flow_table **out, const struct ns_flow_opts *opt
     t->timeout[LRU_CLOSED] = o.closed_timeout_ns != 0 ? o.closed_timeout_ns : 10 * NS_FLOW_SEC;
     t->active_timeout = o.active_timeout_ns != 0 ? o.active_timeout_ns : 1800 * NS_FLOW_SEC;
     t->max_flows = (uint32_t)o.max_flows;
-    t->slab_cap = t->max_flows < FLOW_SLAB_START ? t->max_flows : FLOW_SLAB_START;
+    if ((size_t)t->max_flows * sizeof(struct ns_flow) <= FLOW_SLAB_AT_ONCE) {
+        /*
+         * The whole slab at once (ns_big_alloc: a mapping whose pages are
+         * only backed as flows arrive): it never moves, so it is never
+         * copied and no page of it is touched twice.
+         */
+        t->slab_cap = t->max_flows;
+    } else {
+        t->slab_cap = FLOW_SLAB_START;
+    }
     t->max_slots = pow2_at_least((uint64_t)t->max_flows * 2);
-    t->nslots = pow2_at_least((uint64_t)t->slab_cap * 2);
+    t->nslots = pow2_at_least(
+        (uint64_t)(t->max_flows < FLOW_SLAB_START ? t->max_flows : FLOW_SLAB_START) * 2);
     t->free_head = NIL;
     for (unsigned l = 0; l < LRU_COUNT; l++) {
         t->head[l] = NIL;
