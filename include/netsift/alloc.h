@@ -30,15 +30,16 @@ char *ns_strdup(const char *s);
  * microseconds (over ten on some virtual machines); a 2 MiB page takes one
  * where 4 KiB pages take 512, and the TLB covers it with one entry. From
  * NS_BIG_MIN bytes on, the block is an anonymous mapping of its own, aligned
- * to 2 MiB and marked MADV_HUGEPAGE (the kernel's "madvise" setting honours
- * it; "never" leaves 4 KiB pages); its pages are only backed once touched.
+ * to 2 MiB, rounded up to whole 2 MiB pages and marked MADV_HUGEPAGE (the
+ * kernel's "madvise" setting honours it; "never" leaves 4 KiB pages); its
+ * pages are only backed once touched.
  * Smaller blocks, and every block in builds with AddressSanitizer (which
  * checks heap bounds, not mappings), come from ns_calloc.
  *
  * ns_big_free and ns_big_realloc take the size the block was allocated with.
  * ns_big_realloc keeps the first min(old_size, new_size) bytes and zeroes the
- * rest; on failure it returns NULL and p is untouched. All three count as
- * allocations for ns_alloc_fail_at.
+ * rest; on failure it returns NULL and p is untouched. Every new block
+ * counts as an allocation for ns_alloc_fail_at; sizes over SIZE_MAX / 2 fail.
  */
 #define NS_BIG_MIN ((size_t)1 << 20)
 void *ns_big_alloc(size_t size);
