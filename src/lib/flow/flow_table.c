@@ -862,6 +862,7 @@ int ns_flow_table_new(struct ns_flow_table **out, const struct ns_flow_opts *opt
     t->timeout[LRU_CLOSED] = o.closed_timeout_ns != 0 ? o.closed_timeout_ns : 10 * NS_FLOW_SEC;
     t->active_timeout = o.active_timeout_ns != 0 ? o.active_timeout_ns : 1800 * NS_FLOW_SEC;
     t->max_flows = (uint32_t)o.max_flows;
+    uint32_t first = t->max_flows < FLOW_SLAB_START ? t->max_flows : FLOW_SLAB_START;
     if ((size_t)t->max_flows * sizeof(struct ns_flow) <= FLOW_SLAB_AT_ONCE) {
         /*
          * The whole slab at once (ns_big_alloc: a mapping whose pages are
@@ -870,11 +871,10 @@ int ns_flow_table_new(struct ns_flow_table **out, const struct ns_flow_opts *opt
          */
         t->slab_cap = t->max_flows;
     } else {
-        t->slab_cap = FLOW_SLAB_START;
+        t->slab_cap = first;
     }
     t->max_slots = pow2_at_least((uint64_t)t->max_flows * 2);
-    t->nslots = pow2_at_least(
-        (uint64_t)(t->max_flows < FLOW_SLAB_START ? t->max_flows : FLOW_SLAB_START) * 2);
+    t->nslots = pow2_at_least((uint64_t)first * 2); /* the index grows with the flows */
     t->free_head = NIL;
     for (unsigned l = 0; l < LRU_COUNT; l++) {
         t->head[l] = NIL;

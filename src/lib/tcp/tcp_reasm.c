@@ -45,8 +45,8 @@
 #include <string.h>
 
 #include "netsift/alloc.h"
-#include "netsift/pool.h"
 #include "netsift/err.h"
+#include "netsift/pool.h"
 
 #define TCP_DEF_PER_DIR ((size_t)1 << 20)
 #define TCP_DEF_TOTAL   ((size_t)64 << 20)

@@ -93,14 +93,25 @@ int ns_spsc_new(struct ns_spsc **out, size_t cap, size_t batch)
     }
     q->cap = c;
     q->batch = batch == 0 || batch > c / 2 ? c / 16 : batch;
-    if (pthread_mutex_init(&q->mu, NULL) == 0) {
-        if (pthread_cond_init(&q->data_cv, NULL) == 0) {
-            if (pthread_cond_init(&q->room_cv, NULL) == 0) {
-                *out = q;
-                return 0;
-            }
-            pthread_cond_destroy(&q->data_cv);
-        }
+    int made = 0; /* of the mutex and the two condition variables, in that order */
+    if (pthread_mutex_init(&q->mu, NULL) != 0) {
+        goto out;
+    }
+    made = 1;
+    if (pthread_cond_init(&q->data_cv, NULL) != 0) {
+        goto out;
+    }
+    made = 2;
+    if (pthread_cond_init(&q->room_cv, NULL) != 0) {
+        goto out;
+    }
+    *out = q;
+    return 0;
+out:
+    if (made >= 2) {
+        pthread_cond_destroy(&q->data_cv);
+    }
+    if (made >= 1) {
         pthread_mutex_destroy(&q->mu);
     }
     ns_big_free(q->buf, q->cap);
